@@ -1,0 +1,345 @@
+"""
+Read and validate the ``RICHIE_SYNC`` setting.
+
+Parsing is pure: :func:`parse` turns the raw setting into typed, frozen objects plus a list of
+problems. System checks (``checks.py``) report the problems; the runtime (:func:`get_config`)
+skips invalid instances so that one typo never stops delivery to the healthy ones.
+
+.. setting_name: RICHIE_SYNC
+.. setting_default: {"INSTANCES": []}
+.. setting_description: Richie instances to keep in sync with this platform, and the global knobs
+   of the synchronization (retries, Celery queue, languages, payload hook). See docs/configuration.md.
+"""
+
+import ipaddress
+import string
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+DEFAULT_RESOURCE_LINK_TEMPLATE = "{lms_root_url}/courses/{course_id}/info"
+RESOURCE_LINK_FIELDS = frozenset({"lms_root_url", "lms_base", "lms_domain", "course_id", "org"})
+ENROLLMENT_START_FALLBACKS = ("start", "none")
+
+INSTANCE_KEYS = frozenset(
+    {"NAME", "URL", "SECRET", "RESOURCE_LINK_TEMPLATE", "TIMEOUT", "ORGS", "ENABLED", "VERIFY_TLS"}
+)
+GLOBAL_KEYS = frozenset(
+    {
+        "INSTANCES",
+        "MAX_RETRIES",
+        "RETRY_BACKOFF",
+        "RETRY_BACKOFF_MAX",
+        "CELERY_QUEUE",
+        "PAYLOAD_HOOK",
+        "DEFAULT_LANGUAGE",
+        "LANGUAGE_MAPPING",
+        "ENROLLMENT_START_FALLBACK",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Richie site to deliver to. ``secret`` is kept out of ``repr`` so it never reaches a log."""
+
+    name: str
+    url: str
+    secret: str = field(repr=False)
+    resource_link_template: str = DEFAULT_RESOURCE_LINK_TEMPLATE
+    timeout: float = 10.0
+    orgs: frozenset | None = None
+    enabled: bool = True
+    verify_tls: bool | str = True
+
+    def serves(self, org):
+        """Whether courses of ``org`` go to this instance (org allow-lists are case-insensitive)."""
+        return self.enabled and (self.orgs is None or (org or "").lower() in self.orgs)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """The whole validated configuration."""
+
+    instances: tuple = ()
+    max_retries: int = 8
+    retry_backoff: float = 5.0
+    retry_backoff_max: float = 600.0
+    celery_queue: str | None = None
+    payload_hook: str | None = None
+    default_language: str = "en"
+    language_mapping: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    enrollment_start_fallback: str = "start"
+
+    def instance(self, name):
+        """The enabled instance called ``name``, or None."""
+        for instance in self.instances:
+            if instance.name == name and instance.enabled:
+                return instance
+        return None
+
+    def instances_for_org(self, org):
+        return [instance for instance in self.instances if instance.serves(org)]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A configuration problem, reported by ``manage.py check`` (see ``checks.py``)."""
+
+    level: str  # "error" or "warning"
+    code: str  # stable check id suffix, e.g. "E003"
+    message: str
+    hint: str = ""
+
+
+def _number(value, what, problems, code, minimum=0.0):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        problems.append(Problem("error", code, f"{what} must be a number >= {minimum}, got {value!r}."))
+        return None
+    return value
+
+
+def _check_template(template, where, problems):
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        problems.append(
+            Problem(
+                "error",
+                "E006",
+                f"{where} RESOURCE_LINK_TEMPLATE {template!r} is malformed: {error}.",
+                "Use Python format fields, e.g. '{lms_root_url}/courses/{course_id}/info'.",
+            )
+        )
+        return False
+    unknown = names - RESOURCE_LINK_FIELDS
+    if unknown or "course_id" not in names:
+        problems.append(
+            Problem(
+                "error",
+                "E006",
+                f"{where} RESOURCE_LINK_TEMPLATE {template!r} "
+                + (f"uses unknown fields {sorted(unknown)}." if unknown else "has no {course_id} field."),
+                f"Allowed fields: {', '.join(sorted(RESOURCE_LINK_FIELDS))}; {{course_id}} is required. "
+                "Richie's COURSE_REGEX must match the resulting link.",
+            )
+        )
+        return False
+    return True
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_instance(raw, index, problems):
+    where = f"RICHIE_SYNC['INSTANCES'][{index}]"
+    if not isinstance(raw, dict):
+        problems.append(Problem("error", "E002", f"{where} must be a dict, got {type(raw).__name__}."))
+        return None
+    name = raw.get("NAME")
+    if isinstance(name, str) and name.strip():
+        where = f"Richie instance {name!r}"
+    else:
+        problems.append(Problem("error", "E003", f"{where} has no NAME.", "Give every instance a unique NAME."))
+        return None
+    for key in sorted(set(raw) - INSTANCE_KEYS):
+        problems.append(
+            Problem("warning", "W002", f"{where}: unknown key {key!r} is ignored.", f"Known keys: {sorted(INSTANCE_KEYS)}.")
+        )
+    ok = True
+    url = raw.get("URL")
+    if not isinstance(url, str) or not url:
+        problems.append(
+            Problem("error", "E004", f"{where} has no URL.", "Set URL to https://<richie>/api/v1.0/course-runs-sync.")
+        )
+        ok = False
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(Problem("error", "E004", f"{where} URL {url!r} is not an http(s) URL."))
+            ok = False
+        else:
+            if parts.scheme == "http" and not _is_loopback(parts.hostname):
+                problems.append(
+                    Problem(
+                        "warning",
+                        "W001",
+                        f"{where} URL {url!r} uses plain http to a non-loopback host: course data and the "
+                        "signature travel unencrypted.",
+                        "Use https.",
+                    )
+                )
+            if "course-runs-sync" not in parts.path:
+                problems.append(
+                    Problem(
+                        "warning",
+                        "W003",
+                        f"{where} URL {url!r} does not look like Richie's sync endpoint.",
+                        "The endpoint is https://<richie>/api/v1.0/course-runs-sync.",
+                    )
+                )
+    secret = raw.get("SECRET")
+    if not isinstance(secret, str) or not secret:
+        problems.append(
+            Problem(
+                "error",
+                "E005",
+                f"{where} has no SECRET.",
+                "Use one of the secrets listed in Richie's RICHIE_COURSE_RUN_SYNC_SECRETS setting.",
+            )
+        )
+        ok = False
+    template = raw.get("RESOURCE_LINK_TEMPLATE", DEFAULT_RESOURCE_LINK_TEMPLATE)
+    if not isinstance(template, str) or not _check_template(template, where, problems):
+        ok = False
+    timeout = _number(raw.get("TIMEOUT", 10), f"{where} TIMEOUT", problems, "E007", minimum=0.1)
+    orgs = raw.get("ORGS")
+    if orgs is not None:
+        if isinstance(orgs, str) or not all(isinstance(org, str) for org in orgs):
+            problems.append(Problem("error", "E008", f"{where} ORGS must be a list of organisation codes."))
+            ok = False
+        else:
+            orgs = frozenset(org.lower() for org in orgs)
+    enabled = raw.get("ENABLED", True)
+    verify_tls = raw.get("VERIFY_TLS", True)
+    if not isinstance(enabled, bool) or not isinstance(verify_tls, (bool, str)):
+        problems.append(
+            Problem("error", "E009", f"{where}: ENABLED must be a boolean and VERIFY_TLS a boolean or a CA bundle path.")
+        )
+        ok = False
+    if not ok or timeout is None:
+        return None
+    return Instance(
+        name=name,
+        url=url,
+        secret=secret,
+        resource_link_template=template,
+        timeout=float(timeout),
+        orgs=orgs,
+        enabled=enabled,
+        verify_tls=verify_tls,
+    )
+
+
+def parse(raw):
+    """Return ``(SyncConfig, [Problem, ...])`` for a raw ``RICHIE_SYNC`` value. Never raises."""
+    problems = []
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        return SyncConfig(), [Problem("error", "E001", f"RICHIE_SYNC must be a dict, got {type(raw).__name__}.")]
+    for key in sorted(set(raw) - GLOBAL_KEYS):
+        problems.append(Problem("warning", "W002", f"RICHIE_SYNC: unknown key {key!r} is ignored.", f"Known keys: {sorted(GLOBAL_KEYS)}."))
+    raw_instances = raw.get("INSTANCES", [])
+    if not isinstance(raw_instances, (list, tuple)):
+        problems.append(Problem("error", "E001", "RICHIE_SYNC['INSTANCES'] must be a list of dicts."))
+        raw_instances = []
+    instances, seen = [], set()
+    for index, raw_instance in enumerate(raw_instances):
+        instance = _parse_instance(raw_instance, index, problems)
+        if instance is None:
+            continue
+        if instance.name in seen:
+            problems.append(
+                Problem("error", "E010", f"Richie instance name {instance.name!r} is used twice.", "NAME must be unique.")
+            )
+            continue
+        seen.add(instance.name)
+        instances.append(instance)
+    if not instances and not problems:
+        problems.append(
+            Problem(
+                "warning",
+                "W004",
+                "RICHIE_SYNC has no instance: nothing will be sent to Richie.",
+                "Add at least one entry to RICHIE_SYNC['INSTANCES'].",
+            )
+        )
+
+    kwargs = {}
+    for key, attr, minimum in (
+        ("MAX_RETRIES", "max_retries", 0),
+        ("RETRY_BACKOFF", "retry_backoff", 0.0),
+        ("RETRY_BACKOFF_MAX", "retry_backoff_max", 0.0),
+    ):
+        if key in raw:
+            value = _number(raw[key], f"RICHIE_SYNC['{key}']", problems, "E011", minimum)
+            if value is not None:
+                kwargs[attr] = int(value) if key == "MAX_RETRIES" else float(value)
+    for key, attr in (("CELERY_QUEUE", "celery_queue"), ("PAYLOAD_HOOK", "payload_hook")):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            problems.append(Problem("error", "E012", f"RICHIE_SYNC['{key}'] must be a non-empty string or None."))
+        elif value is not None:
+            kwargs[attr] = value
+    if "payload_hook" in kwargs and "." not in kwargs["payload_hook"]:
+        problems.append(
+            Problem("error", "E013", f"RICHIE_SYNC['PAYLOAD_HOOK'] {kwargs['payload_hook']!r} is not a dotted path.")
+        )
+    kwargs.update(_parse_languages(raw, problems))
+    fallback = raw.get("ENROLLMENT_START_FALLBACK", "start")
+    if fallback not in ENROLLMENT_START_FALLBACKS:
+        problems.append(
+            Problem(
+                "error",
+                "E015",
+                f"RICHIE_SYNC['ENROLLMENT_START_FALLBACK'] must be one of {ENROLLMENT_START_FALLBACKS}, got {fallback!r}.",
+            )
+        )
+    else:
+        kwargs["enrollment_start_fallback"] = fallback
+    return SyncConfig(instances=tuple(instances), **kwargs), problems
+
+
+def _parse_languages(raw, problems):
+    from .languages import RICHIE_LANGUAGE_CODES  # pylint: disable=import-outside-toplevel
+
+    result = {}
+    default = raw.get("DEFAULT_LANGUAGE", "en")
+    if default not in RICHIE_LANGUAGE_CODES:
+        problems.append(
+            Problem(
+                "error",
+                "E014",
+                f"RICHIE_SYNC['DEFAULT_LANGUAGE'] {default!r} is not a language code Richie accepts.",
+                "Use a lower-case Django language code such as 'en', 'fr' or 'pt-br'.",
+            )
+        )
+    else:
+        result["default_language"] = default
+    mapping = raw.get("LANGUAGE_MAPPING", {})
+    if not isinstance(mapping, dict):
+        problems.append(Problem("error", "E014", "RICHIE_SYNC['LANGUAGE_MAPPING'] must be a dict."))
+        return result
+    bad = {source: target for source, target in mapping.items() if target not in RICHIE_LANGUAGE_CODES}
+    if bad:
+        problems.append(
+            Problem(
+                "error",
+                "E014",
+                f"RICHIE_SYNC['LANGUAGE_MAPPING'] maps to codes Richie rejects: {bad}.",
+                "Targets must be lower-case Django language codes such as 'es', 'pt-br' or 'zh-hans'.",
+            )
+        )
+    result["language_mapping"] = MappingProxyType(
+        {str(source).lower().replace("_", "-"): target for source, target in mapping.items() if source not in bad}
+    )
+    return result
+
+
+def raw_setting():
+    """The raw setting (``settings/production.py`` already folded ``ENV_TOKENS`` into it)."""
+    return getattr(settings, "RICHIE_SYNC", None)
+
+
+def get_config():
+    """The usable configuration; invalid instances are left out (``manage.py check`` says why)."""
+    return parse(raw_setting())[0]

@@ -1,0 +1,116 @@
+"""
+Map a course run to the JSON object Richie's course-run sync API reads.
+
+Everything here is pure: ``CourseRun`` is a plain snapshot built by ``platform_api`` from the
+platform's CourseOverview, and :func:`build_payload` turns it into a dict for one instance.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from django.utils.module_loading import import_string
+
+from .languages import richie_languages
+
+# Open edX's CourseOverview.catalog_visibility → Richie's own values.
+CATALOG_VISIBILITY = {
+    "both": "course_and_search",
+    "about": "course_only",
+    "none": "hidden",
+}
+DEFAULT_CATALOG_VISIBILITY = "course_and_search"
+MAX_RESOURCE_LINK_LENGTH = 200
+
+
+class PayloadError(ValueError):
+    """The course cannot be expressed as a valid Richie payload (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class CourseRun:
+    """What Richie needs to know about one Open edX course run, read from the platform."""
+
+    course_id: str
+    org: str
+    start: datetime | None = None
+    end: datetime | None = None
+    enrollment_start: datetime | None = None
+    enrollment_end: datetime | None = None
+    language: str | None = None
+    catalog_visibility: str | None = None
+    enrollment_count: int = 0
+    lms_root_url: str = ""
+
+
+def iso_datetime(value):
+    """ISO 8601 in UTC with an explicit ``Z``: Richie reads offset-less dates in its own time zone."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def richie_visibility(catalog_visibility):
+    """Richie's ``catalog_visibility`` for Open edX's value (``None`` or unknown: shown everywhere)."""
+    value = (catalog_visibility or "").strip().lower()
+    if value in CATALOG_VISIBILITY.values():
+        return value
+    return CATALOG_VISIBILITY.get(value, DEFAULT_CATALOG_VISIBILITY)
+
+
+def resource_link(run, instance):
+    """The run's identity in Richie, from the instance's RESOURCE_LINK_TEMPLATE."""
+    root = run.lms_root_url.rstrip("/")
+    lms_base = root.split("://", 1)[-1]
+    link = instance.resource_link_template.format(
+        lms_root_url=root, lms_base=lms_base, lms_domain=lms_base, course_id=run.course_id, org=run.org
+    )
+    if len(link) > MAX_RESOURCE_LINK_LENGTH:
+        raise PayloadError(
+            f"Course {run.course_id}: resource link {link!r} is {len(link)} characters long; Richie accepts "
+            f"at most {MAX_RESOURCE_LINK_LENGTH}. Shorten RESOURCE_LINK_TEMPLATE of instance {instance.name!r}."
+        )
+    return link
+
+
+def build_payload(run, instance, config):
+    """
+    The sync payload for ``run`` on ``instance``.
+
+    A missing ``enrollment_start`` means "enrollment open" in Open edX but "to be scheduled" in
+    Richie, so it falls back to the course start unless ENROLLMENT_START_FALLBACK is "none".
+    """
+    enrollment_start = run.enrollment_start
+    if enrollment_start is None and config.enrollment_start_fallback == "start":
+        enrollment_start = run.start
+    payload = {
+        "resource_link": resource_link(run, instance),
+        "start": iso_datetime(run.start),
+        "end": iso_datetime(run.end),
+        "enrollment_start": iso_datetime(enrollment_start),
+        "enrollment_end": iso_datetime(run.enrollment_end),
+        "languages": richie_languages(run.language, config.language_mapping, config.default_language),
+        "enrollment_count": max(int(run.enrollment_count or 0), 0),
+        "catalog_visibility": richie_visibility(run.catalog_visibility),
+    }
+    return apply_hook(payload, run, instance, config)
+
+
+def apply_hook(payload, run, instance, config):
+    """Let the operator's PAYLOAD_HOOK amend the payload; it must keep the resource link and languages."""
+    if not config.payload_hook:
+        return payload
+    hook = import_string(config.payload_hook)
+    amended = hook(dict(payload), course_run=run, instance_name=instance.name)
+    if not isinstance(amended, dict):
+        raise PayloadError(
+            f"Course {run.course_id}: PAYLOAD_HOOK {config.payload_hook} returned {type(amended).__name__}, "
+            "not a dict. Make the hook return the payload."
+        )
+    if amended.get("resource_link") != payload["resource_link"] or not amended.get("languages"):
+        raise PayloadError(
+            f"Course {run.course_id}: PAYLOAD_HOOK {config.payload_hook} removed or changed resource_link, "
+            "or emptied languages (an empty list corrupts the run in Richie). Leave those keys alone."
+        )
+    return amended

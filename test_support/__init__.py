@@ -1,0 +1,1 @@
+"""Test support: Open edX platform stand-ins, a Richie-compatible receiver, Django settings."""

@@ -1,0 +1,1 @@
+"""Test stand-in for common; mirrors FACTS.md."""

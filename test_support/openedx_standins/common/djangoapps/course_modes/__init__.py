@@ -1,0 +1,1 @@
+"""Test stand-in for common.djangoapps.course_modes; mirrors FACTS.md."""

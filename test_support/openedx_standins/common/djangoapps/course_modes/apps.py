@@ -1,0 +1,12 @@
+"""Test stand-in for common.djangoapps.course_modes.apps; mirrors FACTS.md."""
+
+from django.apps import AppConfig
+
+
+class CourseModesConfig(AppConfig):
+    """App config of the course_modes stand-in."""
+
+    name = "common.djangoapps.course_modes"
+    label = "course_modes"
+    verbose_name = "Course Modes"
+    default_auto_field = "django.db.models.AutoField"

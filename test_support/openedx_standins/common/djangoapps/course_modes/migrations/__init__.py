@@ -1,0 +1,1 @@
+"""Test stand-in for common.djangoapps.course_modes.migrations; mirrors FACTS.md."""

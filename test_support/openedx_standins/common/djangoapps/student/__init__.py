@@ -1,0 +1,1 @@
+"""Test stand-in for common.djangoapps.student; mirrors FACTS.md."""

@@ -1,0 +1,11 @@
+"""Test stand-in for common.djangoapps.student.apps; mirrors FACTS.md."""
+
+from django.apps import AppConfig
+
+
+class StudentConfig(AppConfig):
+    """App config of the student stand-in."""
+
+    name = "common.djangoapps.student"
+    label = "student"
+    default_auto_field = "django.db.models.AutoField"

@@ -1,0 +1,1 @@
+"""Test stand-in for common.djangoapps.student.migrations; mirrors FACTS.md."""

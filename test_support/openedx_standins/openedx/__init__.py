@@ -1,0 +1,1 @@
+"""Test stand-in for openedx; mirrors FACTS.md."""

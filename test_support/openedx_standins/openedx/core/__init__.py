@@ -1,0 +1,1 @@
+"""Test stand-in for openedx.core; mirrors FACTS.md."""

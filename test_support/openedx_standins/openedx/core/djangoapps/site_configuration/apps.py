@@ -1,0 +1,11 @@
+"""Test stand-in for openedx.core.djangoapps.site_configuration.apps; mirrors FACTS.md."""
+
+from django.apps import AppConfig
+
+
+class SiteConfigurationConfig(AppConfig):
+    """App config of the site_configuration stand-in."""
+
+    name = "openedx.core.djangoapps.site_configuration"
+    label = "site_configuration"
+    default_auto_field = "django.db.models.AutoField"

@@ -1,0 +1,1 @@
+"""Test stand-in for openedx.core.djangoapps.site_configuration.migrations; mirrors FACTS.md."""

@@ -1,0 +1,1 @@
+"""Test stand-in for xmodule.modulestore; mirrors FACTS.md."""

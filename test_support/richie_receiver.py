@@ -1,0 +1,1030 @@
+"""A loopback HTTP server that behaves like Richie 3.5.1's course-run sync endpoint.
+
+Used by the integration tests, the demo and the benchmark. It imitates what was observed on a
+real Richie (see ``FACTS.md``, section "Richie's course-run sync endpoint (as observed)"):
+signature check, validation messages, batch semantics, partial updates, the ``languages: []``
+corruption, plus fault-injection knobs (5xx, timeouts, dropped connections, 429, redirects).
+
+Standard library only (plus ``django.conf.global_settings`` for the language codes, exactly
+the list Richie validates against; no Django setup is needed).
+
+Run it in the foreground for a demo::
+
+    python -m test_support.richie_receiver --port 8765 --secret S [--secret S2] [--known-course CODE ...]
+
+Every accepted (applied) item is printed on stdout as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import decimal
+import hashlib
+import hmac
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import unicodedata
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from django.conf import global_settings
+
+__all__ = [
+    "SYNC_PATH",
+    "DEFAULT_COURSE_REGEX",
+    "LANGUAGE_CODES",
+    "RecordedRequest",
+    "RichieReceiver",
+    "sign",
+    "normalize_code",
+    "main",
+]
+
+SYNC_PATH = "/api/v1.0/course-runs-sync"
+DEFAULT_COURSE_REGEX = r"^.*/courses/(?P<course_id>.*)/info/?$"
+
+#: Language codes accepted by Richie: the installed Django's ``global_settings.LANGUAGES``.
+LANGUAGE_CODES = frozenset(code for code, _name in global_settings.LANGUAGES)
+
+SIGNATURE_PREFIX = "SIG-HMAC-SHA256 "
+RESOURCE_LINK_MAX_LENGTH = 200
+
+DATE_FIELDS = ("start", "end", "enrollment_start", "enrollment_end")
+DECIMAL_FIELDS = ("price", "certificate_price", "discounted_price", "certificate_discounted_price")
+#: Every field Richie reads, in its serializer's order (the order of keys in error dicts).
+FIELDS = (
+    "resource_link",
+    "start",
+    "end",
+    "enrollment_start",
+    "enrollment_end",
+    "languages",
+    "enrollment_count",
+    "catalog_visibility",
+    "price",
+    "price_currency",
+    "offer",
+    "certificate_price",
+    "certificate_offer",
+    "discounted_price",
+    "discount",
+    "certificate_discounted_price",
+    "certificate_discount",
+)
+
+CATALOG_VISIBILITY_CHOICES = frozenset({"course_and_search", "course_only", "hidden"})
+#: Richie's Open edX backend maps the LMS values to its own before validation.
+OPENEDX_CATALOG_VISIBILITY_MAP = {"both": "course_and_search", "about": "course_only", "none": "hidden"}
+OFFER_CHOICES = frozenset({"free", "partially_free", "subscription", "paid"})
+CERTIFICATE_OFFER_CHOICES = frozenset({"free", "subscription", "paid"})
+ENROLLMENT_COUNT_MAX = 2147483647  # PositiveIntegerField
+
+MSG_REQUIRED = "This field is required."
+MSG_NULL = "This field may not be null."
+MSG_BLANK = "This field may not be blank."
+MSG_NOT_STRING = "Not a valid string."
+MSG_DATETIME = (
+    "Datetime has wrong format. Use one of these formats instead: "
+    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+)
+MSG_INTEGER = "A valid integer is required."
+MSG_NUMBER = "A valid number is required."
+MSG_NO_LMS = "No LMS configuration found for this resource link."
+MSG_MISSING_AUTH = "Missing authentication."
+MSG_INVALID_AUTH = "Invalid authentication."
+
+_OTHER_VERSION_RE = re.compile(r"/api/v([^/]+)/course-runs-sync/?")
+_COURSE_KEY_RE = re.compile(r"course-v1:([^+/]+)\+([^+/]+)\+([^+/]+)")
+_INT_DECIMAL_SUFFIX_RE = re.compile(r"\.0*\s*$")
+
+_HTML_TEMPLATE = (
+    "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>{title}</title>\n</head>\n"
+    "<body>\n  <h1>{title}</h1><p>{text}</p>\n</body>\n</html>\n"
+)
+
+
+def _html(title: str, text: str = "") -> bytes:
+    return _HTML_TEMPLATE.format(title=title, text=text).encode("utf-8")
+
+
+HTML_404 = _html("Not Found", "The requested resource was not found on this server.")
+HTML_500 = _html("Server Error (500)")
+
+
+def sign(body: bytes | str, secret: str) -> str:
+    """Return the ``Authorization`` header value Richie expects for ``body`` and ``secret``."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def normalize_code(code: str) -> str:
+    """Normalize a course code like Richie does (Django's ``slugify(allow_unicode=True)``, upper case).
+
+    ``DemoX`` -> ``DEMOX``; Richie looks its course pages up by that normalized code and quotes it
+    in ``Unknown course: CODE.``.
+    """
+    value = unicodedata.normalize("NFKC", str(code))
+    value = re.sub(r"[^\w\s-]", "", value.lower())
+    value = re.sub(r"[-\s]+", "-", value).strip("-_")
+    return value.upper()
+
+
+class _Headers(dict):
+    """A plain dict of the request headers (names as sent) with case-insensitive lookups."""
+
+    def __init__(self, items=()):
+        super().__init__(items)
+        self._lower = {key.lower(): key for key in self}
+
+    def __getitem__(self, key):
+        if not dict.__contains__(self, key) and isinstance(key, str):
+            key = self._lower.get(key.lower(), key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        if dict.__contains__(self, key):
+            return True
+        return isinstance(key, str) and key.lower() in self._lower
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    """One request as the receiver saw it, and what it answered."""
+
+    method: str
+    path: str
+    headers: dict
+    body: bytes
+    status: int | None = None  # None: the connection was dropped without a response
+    response_body: bytes = b""
+    response_headers: dict = dataclasses.field(default_factory=dict)
+    connection_id: int = 0  # one number per TCP connection (keep-alive reuses it)
+    client_port: int = 0
+    fault: str | None = None  # "fail", "timeout", "drop", "rate_limit", "redirect" or None
+    received_at: float = 0.0
+
+    def json(self) -> Any:
+        """The request body decoded as JSON."""
+        return json.loads(self.body)
+
+    def response_json(self) -> Any:
+        """The response body decoded as JSON."""
+        return json.loads(self.response_body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-item outcomes
+# ---------------------------------------------------------------------------------------------
+
+
+class _ItemError(Exception):
+    """Validation errors for one item (answered as a 400 dict of field -> messages)."""
+
+    def __init__(self, errors: dict):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class _MissingLink(Exception):
+    """The item has no (or an empty) resource_link."""
+
+
+class _Unexpected(Exception):
+    """An unexpected server error: Richie answers an HTML 500."""
+
+
+_MISSING = object()
+
+
+# ---------------------------------------------------------------------------------------------
+# Field validation (mirrors the DRF fields of Richie's CourseRunSerializer)
+# ---------------------------------------------------------------------------------------------
+
+
+def _validate_datetime(value):
+    """Return (value to store, is_naive) or raise ValueError with the message."""
+    if value is None:
+        return None, False
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(MSG_DATETIME)
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        if text.endswith(("Z", "z")):
+            try:
+                parsed = datetime.fromisoformat(text[:-1] + "+00:00")
+            except ValueError:
+                raise ValueError(MSG_DATETIME) from None
+        else:
+            raise ValueError(MSG_DATETIME) from None
+    return value, parsed.tzinfo is None
+
+
+def _validate_choice(value, choices):
+    if value is None:
+        raise ValueError(MSG_NULL)
+    if isinstance(value, str) and value in choices:
+        return value
+    raise ValueError(f'"{value}" is not a valid choice.')
+
+
+def _validate_nullable_choice(value, choices):
+    if value is None:
+        return None
+    return _validate_choice(value, choices)
+
+
+def _validate_enrollment_count(value):
+    if value is None:
+        raise ValueError(MSG_NULL)
+    if isinstance(value, bool):
+        raise ValueError(MSG_INTEGER)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, (float, str)):
+        if isinstance(value, str) and len(value) > 1000:
+            raise ValueError("String value too large.")
+        try:
+            number = int(_INT_DECIMAL_SUFFIX_RE.sub("", str(value)))
+        except (ValueError, TypeError):
+            raise ValueError(MSG_INTEGER) from None
+    else:
+        raise ValueError(MSG_INTEGER)
+    if number < 0:
+        raise ValueError("Ensure this value is greater than or equal to 0.")
+    if number > ENROLLMENT_COUNT_MAX:
+        raise ValueError(f"Ensure this value is less than or equal to {ENROLLMENT_COUNT_MAX}.")
+    return number
+
+
+_DECIMAL_QUANTUM = decimal.Decimal("0.01")
+
+
+def _validate_decimal(value, max_digits=9, decimal_places=2):
+    """A nullable DRF DecimalField: returns the quantized value as a string (what the DB holds)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, dict, list)):
+        raise ValueError(MSG_NUMBER)
+    text = str(value).strip()
+    if len(text) > 1000:
+        raise ValueError("String value too large.")
+    try:
+        number = decimal.Decimal(text)
+    except (decimal.DecimalException, ValueError):
+        raise ValueError(MSG_NUMBER) from None
+    if number.is_nan() or number.is_infinite():
+        raise ValueError(MSG_NUMBER)
+    _sign, digits, exponent = number.as_tuple()
+    if exponent >= 0:
+        total, places = len(digits) + exponent, 0
+    elif len(digits) > -exponent:
+        total, places = len(digits), -exponent
+    else:
+        total, places = -exponent, -exponent
+    whole = total - places
+    if total > max_digits:
+        raise ValueError(f"Ensure that there are no more than {max_digits} digits in total.")
+    if places > decimal_places:
+        raise ValueError(f"Ensure that there are no more than {decimal_places} decimal places.")
+    if whole > max_digits - decimal_places:
+        raise ValueError(
+            f"Ensure that there are no more than {max_digits - decimal_places} digits "
+            "before the decimal point."
+        )
+    context = decimal.Context(prec=max_digits)
+    return str(number.quantize(_DECIMAL_QUANTUM, context=context))
+
+
+def _validate_string(value, max_length, nullable, allow_blank):
+    if value is None:
+        if nullable:
+            return None
+        raise ValueError(MSG_NULL)
+    if isinstance(value, (bool, dict, list)):
+        raise ValueError(MSG_NOT_STRING)
+    text = str(value).strip()
+    if not text and not allow_blank:
+        raise ValueError(MSG_BLANK)
+    if len(text) > max_length:
+        raise ValueError(f"Ensure this field has no more than {max_length} characters.")
+    return text
+
+
+def _validate_languages(value):
+    if value is None:
+        raise ValueError(MSG_NULL)
+    if not isinstance(value, list):
+        raise ValueError(f'Expected a list of items but got type "{type(value).__name__}".')
+    for code in value:
+        if not isinstance(code, str) or code not in LANGUAGE_CODES:
+            raise ValueError(f'"{code}" is not a valid choice.')
+    return list(value)
+
+
+_SIMPLE_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "enrollment_count": _validate_enrollment_count,
+    "price_currency": lambda v: _validate_string(v, 7, nullable=False, allow_blank=False),
+    "offer": lambda v: _validate_nullable_choice(v, OFFER_CHOICES),
+    "certificate_offer": lambda v: _validate_nullable_choice(v, CERTIFICATE_OFFER_CHOICES),
+    "discount": lambda v: _validate_string(v, 20, nullable=True, allow_blank=True),
+    "certificate_discount": lambda v: _validate_string(v, 20, nullable=True, allow_blank=True),
+}
+for _name in DECIMAL_FIELDS:
+    _SIMPLE_VALIDATORS[_name] = _validate_decimal
+
+
+def validate_item(data: dict, creating: bool) -> tuple[dict, dict, bool]:
+    """Validate one course-run item like Richie's serializer.
+
+    Returns ``(cleaned, errors, has_naive_date)``; ``cleaned`` only holds the fields present in
+    ``data`` (partial update), ``errors`` maps field -> list of messages.
+    """
+    cleaned: dict = {}
+    errors: dict = {}
+    naive = False
+    for name in FIELDS:
+        value = data.get(name, _MISSING)
+        if name == "resource_link":
+            if len(value) > RESOURCE_LINK_MAX_LENGTH:
+                errors[name] = [
+                    f"Ensure this field has no more than {RESOURCE_LINK_MAX_LENGTH} characters."
+                ]
+            else:
+                cleaned[name] = value
+            continue
+        if value is _MISSING:
+            if name == "languages" and creating:
+                errors[name] = [MSG_REQUIRED]
+            continue
+        try:
+            if name in DATE_FIELDS:
+                cleaned[name], is_naive = _validate_datetime(value)
+                naive = naive or is_naive
+            elif name == "languages":
+                cleaned[name] = _validate_languages(value)
+            elif name == "catalog_visibility":
+                if isinstance(value, str):
+                    value = OPENEDX_CATALOG_VISIBILITY_MAP.get(value, value)
+                cleaned[name] = _validate_choice(value, CATALOG_VISIBILITY_CHOICES)
+            else:
+                cleaned[name] = _SIMPLE_VALIDATORS[name](value)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    return cleaned, errors, naive
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP layer
+# ---------------------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, handler, receiver):
+        self.receiver = receiver
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind resolves the host name (getfqdn), which can be slow: skip it.
+        import socketserver
+
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = host
+        self.server_port = port
+
+    def handle_error(self, request, client_address):  # noqa: D401 - keep tracebacks quiet
+        if self.receiver.verbose:
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "RichieReceiver/1.0"
+    sys_version = ""
+
+    # -- connection lifecycle ------------------------------------------------------------------
+
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self.receiver: RichieReceiver = self.server.receiver
+        self.connection_id = self.receiver._register_connection(self.connection)
+
+    def finish(self):
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            self.receiver._unregister_connection(self.connection)
+
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        if self.receiver.verbose:
+            super().log_message(format, *args)
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def do_POST(self):
+        self._dispatch()
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_POST
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # trailers, up to the empty line
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self):
+        receiver = self.receiver
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            try:
+                self.send_error(400, "Bad request body")
+            except OSError:
+                pass
+            return
+        record = RecordedRequest(
+            method=self.command,
+            path=self.path,
+            headers=_Headers(self.headers.items()),
+            body=body,
+            connection_id=self.connection_id,
+            client_port=self.client_address[1] if len(self.client_address) > 1 else 0,
+            received_at=time.time(),
+        )
+        fault = receiver._pop_fault()
+        if fault is not None:
+            kind, params = fault
+            record.fault = kind
+            if kind == "drop":
+                receiver._record(record)
+                self._drop()
+                return
+            if kind == "timeout":
+                if receiver._stopping.wait(params["delay"]):
+                    # The receiver is stopping: do not process anything any more.
+                    self._drop()
+                    return
+                fault = None  # then process normally
+            elif kind == "fail":
+                status = params["status"]
+                reason = self.responses.get(status, ("Error",))[0]
+                self._respond(record, status, "text/html; charset=utf-8", _html(f"{status} {reason}"))
+                return
+            elif kind == "rate_limit":
+                seconds = params["retry_after"]
+                unit = "second" if seconds == 1 else "seconds"
+                payload = {"detail": f"Request was throttled. Expected available in {seconds} {unit}."}
+                self._respond(
+                    record, 429, "application/json", _json_bytes(payload),
+                    {"Retry-After": str(seconds)},
+                )
+                return
+            elif kind == "redirect":
+                location = params["location"] or ("/en" + self.path)
+                self._respond(
+                    record, params["status"], "text/html; charset=utf-8", b"",
+                    {"Location": location},
+                )
+                return
+
+        status, content_type, payload, extra, applied = receiver._handle(
+            self.command, self.path, record.headers, body
+        )
+        self._respond(record, status, content_type, payload, extra)
+        if applied and receiver.on_apply is not None:
+            for item in applied:
+                try:
+                    receiver.on_apply(item)
+                except Exception:  # noqa: BLE001 - a demo callback must not kill the server
+                    pass
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def _drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _respond(self, record, status, content_type, payload, extra=None):
+        headers = {"Content-Type": content_type, "Content-Length": str(len(payload))}
+        if extra:
+            headers.update(extra)
+        record.status = status
+        record.response_body = payload
+        record.response_headers = headers
+        # Record before answering: when the client has the answer, the request is visible.
+        self.receiver._record(record)
+        reason = self.responses.get(status, ("",))[0]
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+        ]
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        if self.close_connection:
+            lines.append("Connection: close")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if self.command != "HEAD":
+            data += payload
+        try:
+            self.wfile.write(data)
+        except OSError:
+            # The client went away (typically: it timed out). Nothing else to do.
+            self.close_connection = True
+
+
+def _json_bytes(payload) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _reject_constant(name):
+    raise ValueError("Out of range float values are not JSON compliant")
+
+
+# ---------------------------------------------------------------------------------------------
+# The receiver
+# ---------------------------------------------------------------------------------------------
+
+
+class RichieReceiver:
+    """A fake Richie course-run sync endpoint on loopback (see the module docstring).
+
+    Public state (read it freely; it is mutated under ``self.lock``):
+
+    - ``runs``: resource_link -> stored fields of that run (only fields ever received, plus
+      ``resource_link``; a field never sent holds Richie's default, not represented here).
+    - ``requests``: every request (``RecordedRequest``), in completion order.
+    - ``applied``: every item that was stored, in order, as received.
+    - ``naive_dates``: resource links for which a date without offset was received.
+    - ``manual``: resource links whose run is in ``sync_mode`` "manual".
+    - ``corrupted``: normalized course code -> resource links stored with ``languages: []``.
+    - ``connections_opened``: number of TCP connections accepted so far.
+    """
+
+    def __init__(
+        self,
+        secrets=("peer-secret-1",),
+        host="127.0.0.1",
+        port=0,
+        course_regex=DEFAULT_COURSE_REGEX,
+        known_course_codes=None,
+    ):
+        """known_course_codes: None = every course code has a Richie course page; else a set of
+        codes (the middle segment of course-v1:ORG+CODE+RUN) that exist; creating a run under
+        another code answers 400 {"resource_link": ["Unknown course: CODE."]} (CODE normalized
+        like Richie: upper case). Codes are compared after Richie's normalization."""
+        self.secrets: tuple[str, ...] = tuple(secrets)
+        self.host = host
+        self.port = port
+        self.course_regex = course_regex
+        self._course_re = re.compile(course_regex)
+        self.known_course_codes = None if known_course_codes is None else set(known_course_codes)
+        self._known_cache: tuple[int, frozenset] | None = None
+
+        self.lock = threading.RLock()
+        self._condition = threading.Condition(self.lock)
+        self.runs: dict[str, dict] = {}
+        self.requests: list[RecordedRequest] = []
+        self.applied: list[dict] = []
+        self.naive_dates: set[str] = set()
+        self.manual: set[str] = set()
+        self.corrupted: dict[str, set[str]] = {}
+        self._faults: collections.deque = collections.deque()
+        self.connections_opened = 0
+        self._active_sockets: set = set()
+
+        #: Optional callable(item) called (outside the lock) for every applied item.
+        self.on_apply: Callable[[dict], Any] | None = None
+        #: Set to True to get http.server's access log and tracebacks on stderr.
+        self.verbose = False
+
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> "RichieReceiver":
+        """Bind and serve in a daemon thread. Port 0 picks a free port."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler, self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"richie-receiver-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket and every open connection."""
+        server = self._server
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self.lock:
+            sockets = list(self._active_sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "RichieReceiver":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + SYNC_PATH
+
+    # -- configuration and state ---------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Clear runs, requests, applied items, pending faults, manual runs, naive dates and
+        corruption (secrets, known course codes and the connection counter are kept)."""
+        with self.lock:
+            self.runs.clear()
+            self.requests.clear()
+            self.applied.clear()
+            self.naive_dates.clear()
+            self.manual.clear()
+            self.corrupted.clear()
+            self._faults.clear()
+
+    def set_secrets(self, *secrets: str) -> None:
+        with self.lock:
+            self.secrets = tuple(secrets)
+
+    def set_known_course_codes(self, codes) -> None:
+        """Replace the known course codes (None: every code is known)."""
+        with self.lock:
+            self.known_course_codes = None if codes is None else set(codes)
+            self._known_cache = None
+
+    def add_known_courses(self, *codes: str) -> None:
+        """Create Richie course pages for these codes (no-op when every code is known)."""
+        with self.lock:
+            if self.known_course_codes is not None:
+                self.known_course_codes.update(codes)
+                self._known_cache = None
+
+    def set_manual(self, resource_link: str, **fields) -> None:
+        """Put a run in sync_mode "manual": a sync answers 200 (success) and leaves it unchanged.
+
+        If the run does not exist yet it is created with ``fields`` (as stored values)."""
+        with self.lock:
+            self.manual.add(resource_link)
+            run = self.runs.setdefault(resource_link, {"resource_link": resource_link})
+            run.update(fields)
+
+    def snapshot(self) -> dict[str, dict]:
+        """A deep-enough copy of ``runs`` taken under the lock."""
+        with self.lock:
+            return {link: dict(run) for link, run in self.runs.items()}
+
+    # -- fault injection -----------------------------------------------------------------------
+
+    def _add_fault(self, count: int, kind: str, **params) -> None:
+        with self.lock:
+            for _ in range(int(count)):
+                self._faults.append((kind, params))
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """The next ``count`` requests answer ``status`` with an HTML page; nothing applied."""
+        self._add_fault(count, "fail", status=int(status))
+
+    def timeout_next(self, count: int, delay: float) -> None:
+        """The next ``count`` requests sleep ``delay`` seconds, then are processed normally."""
+        self._add_fault(count, "timeout", delay=float(delay))
+
+    def drop_next(self, count: int) -> None:
+        """The next ``count`` requests are read, then the connection is closed without answer."""
+        self._add_fault(count, "drop")
+
+    def rate_limit_next(self, count: int, retry_after: int = 1) -> None:
+        """The next ``count`` requests answer 429 with ``Retry-After: <retry_after>``."""
+        self._add_fault(count, "rate_limit", retry_after=retry_after)
+
+    def redirect_next(self, count: int, location: str | None = None, status: int = 302) -> None:
+        """The next ``count`` requests answer ``status`` (301/302) to ``location`` (default: the
+        same path under ``/en``); nothing applied."""
+        self._add_fault(count, "redirect", location=location, status=int(status))
+
+    @property
+    def pending_faults(self) -> int:
+        with self.lock:
+            return len(self._faults)
+
+    def _pop_fault(self):
+        with self.lock:
+            return self._faults.popleft() if self._faults else None
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def wait_for(self, predicate: Callable[["RichieReceiver"], bool], timeout: float = 10.0) -> bool:
+        """Wait until ``predicate(self)`` is true (re-checked after each request and every 50 ms)."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while True:
+                if predicate(self):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._condition.wait(min(remaining, 0.05))
+
+    # -- internals used by the handler ---------------------------------------------------------
+
+    def _register_connection(self, sock) -> int:
+        with self.lock:
+            self.connections_opened += 1
+            self._active_sockets.add(sock)
+            return self.connections_opened
+
+    def _unregister_connection(self, sock) -> None:
+        with self.lock:
+            self._active_sockets.discard(sock)
+
+    def _record(self, record: RecordedRequest) -> None:
+        with self._condition:
+            self.requests.append(record)
+            self._condition.notify_all()
+
+    def _signature_ok(self, header: str, body: bytes) -> bool:
+        given = header.encode("latin-1", errors="replace")
+        ok = False
+        for secret in self.secrets:
+            expected = sign(body, secret).encode("ascii")
+            ok |= hmac.compare_digest(given, expected)
+        return ok
+
+    def _is_known(self, code: str) -> bool:
+        known = self.known_course_codes
+        if known is None or code in known:
+            return True
+        cache = self._known_cache
+        if cache is None or cache[0] != len(known):
+            cache = (len(known), frozenset(normalize_code(c) for c in known))
+            self._known_cache = cache
+        return normalize_code(code) in cache[1]
+
+    def _handle(self, method: str, raw_path: str, headers: dict, body: bytes):
+        """Return (status, content_type, body, extra_headers, applied_items)."""
+        path = urlsplit(raw_path).path
+        if path == SYNC_PATH or path == SYNC_PATH + "/":
+            if method != "POST":
+                return 404, "text/html; charset=utf-8", HTML_404, None, ()
+            return self._handle_sync(headers, body)
+        match = _OTHER_VERSION_RE.fullmatch(path)
+        if match:
+            location = f"/en/api/v{match.group(1)}/course-runs-sync/"
+            return 302, "text/html; charset=utf-8", b"", {"Location": location}, ()
+        return 404, "text/html; charset=utf-8", HTML_404, None, ()
+
+    def _handle_sync(self, headers: dict, body: bytes):
+        html = "text/html; charset=utf-8"
+        as_json = "application/json"
+        try:
+            body.decode("utf-8")  # Richie decodes the body first: invalid UTF-8 is a 500
+        except UnicodeDecodeError:
+            return 500, html, HTML_500, None, ()
+
+        authorization = headers.get("Authorization")
+        if not authorization:
+            return 403, as_json, _json_bytes(MSG_MISSING_AUTH), None, ()
+        if not self._signature_ok(authorization, body):
+            return 401, as_json, _json_bytes(MSG_INVALID_AUTH), None, ()
+
+        if not body:
+            data: Any = {}  # DRF: an empty body is an empty dict, whatever the content type
+        else:
+            content_type = headers.get("Content-Type") or ""
+            media_type = content_type.split(";", 1)[0].strip().lower()
+            if media_type != "application/json":
+                detail = f'Unsupported media type "{content_type}" in request.'
+                return 415, as_json, _json_bytes({"detail": detail}), None, ()
+            try:
+                data = json.loads(body, parse_constant=_reject_constant)
+            except ValueError as exc:
+                detail = f"JSON parse error - {exc}"
+                return 400, as_json, _json_bytes({"detail": detail}), None, ()
+
+        applied: list[dict] = []
+        with self._condition:
+            try:
+                if isinstance(data, list):
+                    status, result = self._sync_batch(data, applied)
+                elif isinstance(data, dict):
+                    status, result = self._sync_single(data, applied)
+                else:
+                    raise _Unexpected("request.data is neither a dict nor a list")
+            except _Unexpected:
+                status, result = 500, None
+            self._condition.notify_all()
+        if status == 500:
+            return 500, html, HTML_500, None, applied
+        return status, as_json, _json_bytes(result), None, applied
+
+    def _sync_single(self, data: dict, applied: list):
+        try:
+            self._sync_item(data, applied)
+        except _MissingLink:
+            return 400, {"resource_link": [MSG_REQUIRED]}
+        except _ItemError as exc:
+            return 400, exc.errors
+        return 200, {"success": True}
+
+    def _sync_batch(self, items: list, applied: list):
+        if not all(isinstance(item, dict) and "resource_link" in item for item in items):
+            return 400, {"resource_link": [MSG_REQUIRED]}
+        result: dict = {}
+        status = 200
+        for item in items:
+            try:
+                self._sync_item(item, applied)
+            except _ItemError as exc:
+                result[item["resource_link"]] = exc.errors
+                status = 400
+            except _MissingLink:
+                # Richie only catches validation errors in a batch: anything else is a 500.
+                raise _Unexpected("empty resource_link in a batch") from None
+            else:
+                result[item["resource_link"]] = {"success": True}
+        return status, result
+
+    def _course_code(self, resource_link: str) -> str | None:
+        match = self._course_re.match(resource_link)
+        if match is None:
+            return None
+        try:
+            course_id = match.group("course_id")
+        except IndexError:
+            return None
+        key = _COURSE_KEY_RE.fullmatch(course_id or "")
+        return key.group(2) if key else None
+
+    def _sync_item(self, data: dict, applied: list) -> None:
+        """Validate and store one item (lock held). Raises _ItemError, _MissingLink, _Unexpected."""
+        link = data.get("resource_link")
+        if not link:
+            raise _MissingLink()
+        if not isinstance(link, str):
+            raise _Unexpected("resource_link is not a string")
+        code = self._course_code(link)
+        if code is None:
+            raise _ItemError({"resource_link": [MSG_NO_LMS]})
+
+        run = self.runs.get(link)
+        cleaned, errors, naive = validate_item(data, creating=run is None)
+        if naive:
+            self.naive_dates.add(link)
+        if errors:
+            raise _ItemError(errors)
+
+        if run is not None:
+            if link in self.manual:
+                return  # sync_mode "manual": success, unchanged
+            run.update(cleaned)
+        else:
+            if not self._is_known(code):
+                raise _ItemError({"resource_link": [f"Unknown course: {normalize_code(code)}."]})
+            run = self.runs[link] = cleaned
+        applied.append(data)
+        self.applied.append(data)
+        self._after_save(link, normalize_code(code), cleaned)
+
+    def _after_save(self, link: str, course: str, cleaned: dict) -> None:
+        """What follows a save on Richie (re-publishing the course page, indexing).
+
+        ``languages: []`` is stored but breaks that step for the whole course until the run gets
+        a valid non-empty languages list again."""
+        languages = cleaned.get("languages", _MISSING)
+        if languages is not _MISSING and not languages:
+            self.corrupted.setdefault(course, set()).add(link)
+            raise _Unexpected("empty languages")
+        broken = self.corrupted.get(course)
+        if broken:
+            if link in broken and languages is not _MISSING:
+                broken.discard(link)
+                if not broken:
+                    del self.corrupted[course]
+                    return
+            raise _Unexpected("course has a run with empty languages")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line (demo)
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m test_support.richie_receiver",
+        description="Run a fake Richie course-run sync endpoint in the foreground.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--secret", action="append", dest="secrets", metavar="SECRET",
+                        help="shared secret (repeat for rotation); default: peer-secret-1")
+    parser.add_argument("--known-course", action="append", dest="known", metavar="CODE",
+                        help="course code with a Richie course page (repeat); default: all codes")
+    parser.add_argument("--course-regex", default=DEFAULT_COURSE_REGEX)
+    parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    args = parser.parse_args(argv)
+
+    receiver = RichieReceiver(
+        secrets=tuple(args.secrets or ("peer-secret-1",)),
+        host=args.host,
+        port=args.port,
+        course_regex=args.course_regex,
+        known_course_codes=None if not args.known else set(args.known),
+    )
+    receiver.verbose = args.verbose
+    print_lock = threading.Lock()
+
+    def print_item(item: dict) -> None:
+        line = json.dumps(item, ensure_ascii=False, sort_keys=True)
+        with print_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    receiver.on_apply = print_item
+    receiver.start()
+    sys.stderr.write(f"Richie receiver listening on {receiver.url} (Ctrl-C to stop)\n")
+    sys.stderr.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

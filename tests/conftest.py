@@ -1,0 +1,62 @@
+"""Fixtures shared by the test suite: a Richie-compatible receiver, configuration, sample courses."""
+
+from datetime import datetime, timezone
+
+import pytest
+from opaque_keys.edx.keys import CourseKey
+
+from test_support.richie_receiver import RichieReceiver
+
+SECRET = "peer-secret-1"
+
+
+@pytest.fixture
+def receiver():
+    with RichieReceiver(secrets=(SECRET,)) as server:
+        yield server
+
+
+@pytest.fixture
+def second_receiver():
+    with RichieReceiver(secrets=("other-secret",)) as server:
+        yield server
+
+
+def instance_settings(name, url, secret=SECRET, **extra):
+    return {"NAME": name, "URL": url, "SECRET": secret, **extra}
+
+
+@pytest.fixture
+def richie_sync(settings, receiver):
+    """Point RICHIE_SYNC at the receiver; returns the dict so tests can add instances or knobs."""
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [instance_settings("catalog", receiver.url)],
+        "RETRY_BACKOFF": 0.01,
+        "RETRY_BACKOFF_MAX": 0.05,
+        "MAX_RETRIES": 3,
+    }
+    return settings.RICHIE_SYNC
+
+
+def make_course(course_id="course-v1:DemoX+Demo101+2026", **fields):
+    """A CourseOverview row as Studio's publish leaves it."""
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+
+    key = CourseKey.from_string(course_id)
+    values = {
+        "org": key.org,
+        "display_name": f"Course {key.course}",
+        "start": datetime(2026, 9, 1, 8, 0, tzinfo=timezone.utc),
+        "end": datetime(2026, 12, 20, 18, 0, tzinfo=timezone.utc),
+        "enrollment_start": datetime(2026, 6, 1, tzinfo=timezone.utc),
+        "enrollment_end": datetime(2026, 9, 15, tzinfo=timezone.utc),
+        "language": "en",
+        "catalog_visibility": "both",
+    }
+    values.update(fields)
+    return CourseOverview.objects.update_or_create(id=key, defaults=values)[0]
+
+
+@pytest.fixture
+def course(db):  # pylint: disable=unused-argument
+    return make_course()

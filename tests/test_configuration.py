@@ -1,0 +1,151 @@
+"""RICHIE_SYNC parsing and the system checks that report bad configuration."""
+
+import importlib
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from openedx_richie_sync.checks import check_richie_sync_configuration
+from openedx_richie_sync.configuration import DEFAULT_RESOURCE_LINK_TEMPLATE, get_config, parse
+
+GOOD = {"NAME": "catalog", "URL": "https://richie.example.com/api/v1.0/course-runs-sync", "SECRET": "s3cr3t"}
+
+
+def codes(problems):
+    return sorted(problem.code for problem in problems)
+
+
+def test_valid_configuration_with_defaults():
+    config, problems = parse({"INSTANCES": [GOOD]})
+    assert problems == []
+    (instance,) = config.instances
+    assert instance.name == "catalog"
+    assert instance.resource_link_template == DEFAULT_RESOURCE_LINK_TEMPLATE
+    assert instance.timeout == 10.0 and instance.enabled and instance.orgs is None
+    assert config.max_retries == 8 and config.default_language == "en" and config.celery_queue is None
+
+
+def test_secret_is_not_in_repr():
+    config, _ = parse({"INSTANCES": [GOOD]})
+    assert "s3cr3t" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "instance, code, words",
+    [
+        ({**GOOD, "URL": ""}, "E004", "has no URL"),
+        ({**GOOD, "URL": "ftp://richie/x"}, "E004", "not an http(s) URL"),
+        ({key: value for key, value in GOOD.items() if key != "SECRET"}, "E005", "RICHIE_COURSE_RUN_SYNC_SECRETS"),
+        ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course_id/info"}, "E006", "malformed"),
+        ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course}/info"}, "E006", "unknown fields"),
+        ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/"}, "E006", "no {course_id}"),
+        ({**GOOD, "TIMEOUT": "ten"}, "E007", "TIMEOUT must be a number"),
+        ({**GOOD, "ORGS": "DemoX"}, "E008", "ORGS must be a list"),
+        ({"URL": GOOD["URL"], "SECRET": "x"}, "E003", "has no NAME"),
+    ],
+)
+def test_invalid_instance_is_an_error_naming_the_instance(instance, code, words):
+    config, problems = parse({"INSTANCES": [instance]})
+    assert config.instances == ()
+    assert code in codes(problems)
+    problem = next(problem for problem in problems if problem.code == code)
+    message = problem.message
+    assert words in message + problem.hint
+    if "NAME" in instance:
+        assert "'catalog'" in message
+
+
+def test_duplicate_name_keeps_the_first():
+    config, problems = parse({"INSTANCES": [GOOD, {**GOOD, "URL": "https://other.example.com/api/v1.0/course-runs-sync"}]})
+    assert [i.url for i in config.instances] == [GOOD["URL"]]
+    assert codes(problems) == ["E010"]
+
+
+def test_one_bad_instance_does_not_disable_the_good_one():
+    config, problems = parse({"INSTANCES": [GOOD, {"NAME": "broken", "URL": GOOD["URL"]}]})
+    assert [i.name for i in config.instances] == ["catalog"]
+    assert codes(problems) == ["E005"]
+
+
+@pytest.mark.parametrize(
+    "url, warned",
+    [
+        ("http://richie.example.com/api/v1.0/course-runs-sync", True),
+        ("http://127.0.0.1:8000/api/v1.0/course-runs-sync", False),
+        ("http://localhost/api/v1.0/course-runs-sync", False),
+        ("https://richie.example.com/api/v1.0/course-runs-sync", False),
+    ],
+)
+def test_plain_http_to_remote_host_is_a_warning(url, warned):
+    _, problems = parse({"INSTANCES": [{**GOOD, "URL": url}]})
+    assert ("W001" in codes(problems)) is warned
+    assert all(problem.level == "warning" for problem in problems)
+
+
+def test_global_knobs_are_validated():
+    _, problems = parse(
+        {
+            "INSTANCES": [GOOD],
+            "MAX_RETRIES": "many",
+            "DEFAULT_LANGUAGE": "en-us",
+            "LANGUAGE_MAPPING": {"es-419": "es", "xx": "EN"},
+            "ENROLLMENT_START_FALLBACK": "later",
+            "PAYLOAD_HOOK": "nodots",
+            "UNKNOWN": 1,
+        }
+    )
+    assert codes(problems) == ["E011", "E013", "E014", "E014", "E015", "W002"]
+
+
+def test_language_mapping_keys_are_normalized():
+    config, problems = parse({"INSTANCES": [GOOD], "LANGUAGE_MAPPING": {"es_419": "es"}})
+    assert problems == []
+    assert dict(config.language_mapping) == {"es-419": "es"}
+
+
+def test_org_allow_list_is_case_insensitive():
+    config, _ = parse({"INSTANCES": [{**GOOD, "ORGS": ["DemoX"]}]})
+    assert [i.name for i in config.instances_for_org("demox")] == ["catalog"]
+    assert config.instances_for_org("OtherX") == []
+
+
+def test_disabled_instance_serves_nothing():
+    config, _ = parse({"INSTANCES": [{**GOOD, "ENABLED": False}]})
+    assert config.instances_for_org("DemoX") == [] and config.instance("catalog") is None
+
+
+def test_system_check_reports_errors(settings):
+    settings.RICHIE_SYNC = {"INSTANCES": [{"NAME": "catalog", "URL": GOOD["URL"]}]}
+    messages = check_richie_sync_configuration()
+    assert [message.id for message in messages] == ["richie_sync.E005"]
+    with pytest.raises(SystemCheckError, match="richie_sync.E005"):
+        call_command("check")
+
+
+def test_system_check_reports_unimportable_hook_and_foreign_queue(settings):
+    settings.RICHIE_SYNC = {"INSTANCES": [GOOD], "PAYLOAD_HOOK": "no_such_module.hook", "CELERY_QUEUE": "richie"}
+    ids = sorted(message.id for message in check_richie_sync_configuration())
+    assert ids == ["richie_sync.E013", "richie_sync.W005"]
+
+
+def test_system_check_passes_on_good_configuration(settings):
+    settings.RICHIE_SYNC = {"INSTANCES": [GOOD]}
+    assert check_richie_sync_configuration() == []
+    call_command("check")
+
+
+def test_production_settings_read_env_tokens():
+    production = importlib.import_module("openedx_richie_sync.settings.production")
+
+    class Settings:
+        RICHIE_SYNC = {"INSTANCES": []}
+        ENV_TOKENS = {"RICHIE_SYNC": {"INSTANCES": [GOOD]}}
+
+    production.plugin_settings(Settings)
+    assert Settings.RICHIE_SYNC["INSTANCES"] == [GOOD]
+
+
+def test_get_config_reads_django_settings(settings):
+    settings.RICHIE_SYNC = {"INSTANCES": [GOOD], "MAX_RETRIES": 2}
+    assert get_config().max_retries == 2
