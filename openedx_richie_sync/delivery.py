@@ -77,6 +77,15 @@ def backoff_delay(retries, base, cap, retry_after=None, rng=random):
     return max(delay, retry_after or 0.0)
 
 
+def format_answer(data):
+    """Richie's JSON answer as operators read it: ``languages: "en-us" is not a valid choice.``"""
+    if isinstance(data, dict):
+        return "; ".join(f"{key}: {format_answer(value)}" for key, value in data.items())
+    if isinstance(data, list):
+        return " ".join(format_answer(value) for value in data)
+    return str(data)
+
+
 def _json_or_text(body):
     try:
         return json.loads(body)
@@ -107,7 +116,7 @@ def classify(status, headers, body, url=""):
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     data = _json_or_text(body)
-    detail = truncate(json.dumps(data, ensure_ascii=False) if data is not None else body)
+    detail = truncate(format_answer(data) if data is not None else body)
     if 200 <= status < 300:
         items = data if isinstance(data, dict) and "success" not in data else {}
         return Delivery(SUCCESS, status, detail, items=items)

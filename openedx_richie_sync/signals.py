@@ -15,6 +15,10 @@ from .platform_api import course_run_key
 
 log = logging.getLogger(__name__)
 
+# Enqueueing happens in Studio's request: ask the broker once, briefly, never the client's
+# default reconnection loop (several seconds per call when the broker is down, FACTS.md).
+BROKER_FAILFAST = {"connect_timeout": 2, "transport_options": {"max_retries": 0}}
+
 
 def course_published(sender, course_key, **kwargs):  # pylint: disable=unused-argument
     """Studio published ``course_key``: sync it to every Richie instance that serves its org."""
@@ -29,28 +33,33 @@ def enqueue_course_sync(course_id, instance_names=None):
     """
     Queue one delivery task per instance; return the names of the instances that could not be queued.
 
-    The broker is asked once, without the client's default connection retries, so that a broker
-    outage costs Studio milliseconds, not seconds: the failure is logged with what to do.
+    One short-lived broker connection without reconnection retries: a broker outage costs
+    Studio one refused connection, and the failure is logged with what to do.
     """
     from .tasks import sync_course_run  # pylint: disable=import-outside-toplevel
 
     config = get_config()
     org = course_run_key(course_id).org
+    instances = [
+        instance for instance in config.instances_for_org(org)
+        if instance_names is None or instance.name in instance_names
+    ]
+    if not instances:
+        return []
+    options = {"retry": False}
+    if config.celery_queue:
+        options["queue"] = config.celery_queue
     failed = []
-    for instance in config.instances_for_org(org):
-        if instance_names is not None and instance.name not in instance_names:
-            continue
-        options = {"retry": False}
-        if config.celery_queue:
-            options["queue"] = config.celery_queue
-        try:
-            sync_course_run.apply_async(args=(course_id, instance.name), **options)
-        except Exception as error:  # pylint: disable=broad-except
-            failed.append(instance.name)
-            log.error(
-                "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
-                "unreachable (%s: %s). The publish itself succeeded. Once the broker is back, run "
-                "`./manage.py cms sync_courses_to_richie %s --instance %s`.",
-                course_id, instance.name, type(error).__name__, error, course_id, instance.name,
-            )
+    with sync_course_run.app.connection_for_write(**BROKER_FAILFAST) as connection:
+        for instance in instances:
+            try:
+                sync_course_run.apply_async(args=(course_id, instance.name), connection=connection, **options)
+            except Exception as error:  # pylint: disable=broad-except
+                failed.append(instance.name)
+                log.error(
+                    "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
+                    "unreachable (%s: %s). The publish itself succeeded. Once the broker is back, run "
+                    "`./manage.py cms sync_courses_to_richie %s --instance %s`.",
+                    course_id, instance.name, type(error).__name__, error, course_id, instance.name,
+                )
     return failed

@@ -1,0 +1,134 @@
+"""The delivery task, run in-process (``Task.apply``): retries, per-instance isolation, messages."""
+
+import logging
+
+import pytest
+
+from openedx_richie_sync.tasks import sync_course_run
+
+from .conftest import SECRET, instance_settings, make_course
+
+LINK = "https://lms.example.com/courses/course-v1:DemoX+Demo101+2026/info"
+COURSE = "course-v1:DemoX+Demo101+2026"
+
+pytestmark = pytest.mark.django_db
+
+
+def run_task(course_id=COURSE, instance="catalog"):
+    return sync_course_run.apply(args=(course_id, instance)).get()
+
+
+def test_sends_the_course_to_richie(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    assert run_task() == "sent"
+    assert receiver.runs[LINK] == {
+        "resource_link": LINK,
+        "start": "2026-09-01T08:00:00Z",
+        "end": "2026-12-20T18:00:00Z",
+        "enrollment_start": "2026-06-01T00:00:00Z",
+        "enrollment_end": "2026-09-15T00:00:00Z",
+        "languages": ["en"],
+        "enrollment_count": 0,
+        "catalog_visibility": "course_and_search",
+    }
+    assert not receiver.naive_dates
+
+
+def test_counts_active_enrollments_only(richie_sync, receiver, course, django_user_model):  # pylint: disable=unused-argument
+    from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
+
+    for index in range(3):
+        user = django_user_model.objects.create(username=f"learner{index}")
+        CourseEnrollment.enroll(user, course.id)
+    CourseEnrollment.unenroll(user, course.id)
+    run_task()
+    assert receiver.runs[LINK]["enrollment_count"] == 2
+
+
+def test_reads_the_course_when_it_runs(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    make_course(language="zh_CN", catalog_visibility="about")
+    run_task()
+    assert receiver.runs[LINK]["languages"] == ["zh-hans"]
+    assert receiver.runs[LINK]["catalog_visibility"] == "course_only"
+
+
+def test_transient_failures_are_retried_until_success(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    receiver.fail_next(2, status=503)
+    assert run_task() == "sent"
+    assert [request.status for request in receiver.requests] == [503, 503, 200]
+    assert LINK in receiver.runs
+
+
+def test_gives_up_after_max_retries_with_advice(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+    receiver.fail_next(10, status=500)
+    with caplog.at_level(logging.INFO, logger="openedx_richie_sync"):
+        assert run_task() == "failed"
+    assert len(receiver.requests) == 1 + richie_sync["MAX_RETRIES"]
+    final = caplog.records[-1]
+    assert final.levelno == logging.ERROR
+    assert COURSE in final.getMessage() and "'catalog'" in final.getMessage()
+    assert "sync_courses_to_richie" in final.getMessage()
+
+
+def test_rate_limit_is_retried(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    receiver.rate_limit_next(1, retry_after=0)
+    assert run_task() == "sent"
+    assert [request.status for request in receiver.requests] == [429, 200]
+
+
+@pytest.mark.parametrize("secret, status, words", [("Wr0ng-S3cret-42", 401, "Invalid authentication.")])
+def test_wrong_secret_is_not_retried_and_logged(settings, receiver, course, caplog, secret, status, words):  # pylint: disable=unused-argument
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url, secret=secret)], "MAX_RETRIES": 3}
+    with caplog.at_level(logging.INFO, logger="openedx_richie_sync"):
+        assert run_task() == "failed"
+    assert [request.status for request in receiver.requests] == [status]
+    message = caplog.records[-1].getMessage()
+    assert f"status={status}" in message and words in message and COURSE in message and "catalog" in message
+    assert "RICHIE_COURSE_RUN_SYNC_SECRETS" in message
+    assert secret not in caplog.text
+
+
+def test_unknown_course_is_not_retried_and_explained(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+    receiver.set_known_course_codes({"SOMETHINGELSE"})
+    with caplog.at_level(logging.INFO, logger="openedx_richie_sync"):
+        assert run_task() == "failed"
+    assert len(receiver.requests) == 1
+    message = caplog.records[-1].getMessage()
+    assert "Unknown course: DEMO101." in message and "create the course in Richie" in message
+
+
+def test_one_failing_instance_does_not_affect_the_healthy_one(settings, receiver, second_receiver, course):  # pylint: disable=unused-argument
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [
+            instance_settings("catalog", receiver.url),
+            instance_settings("partner", second_receiver.url, secret="other-secret"),
+        ],
+        "MAX_RETRIES": 2,
+        "RETRY_BACKOFF": 0.01,
+    }
+    second_receiver.fail_next(10, status=503)
+    assert run_task(instance="partner") == "failed"
+    assert run_task(instance="catalog") == "sent"
+    assert len(receiver.requests) == 1 and receiver.runs[LINK]["languages"] == ["en"]
+    assert len(second_receiver.requests) == 3 and second_receiver.runs == {}
+
+
+def test_org_allow_list(settings, receiver, course):  # pylint: disable=unused-argument
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url, ORGS=["OtherX"])]}
+    assert run_task() == "skipped"
+    assert receiver.requests == []
+
+
+def test_missing_course_and_removed_instance_are_skipped(richie_sync, receiver, caplog):  # pylint: disable=unused-argument
+    with caplog.at_level(logging.WARNING, logger="openedx_richie_sync"):
+        assert run_task("course-v1:DemoX+Gone+2026") == "skipped"
+        assert run_task(instance="removed") == "skipped"
+    assert receiver.requests == []
+    assert "does not exist" in caplog.text and "'removed' is no longer configured" in caplog.text
+
+
+def test_no_secret_in_logs_even_at_debug(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+    receiver.fail_next(1, status=503)
+    with caplog.at_level(logging.DEBUG):
+        run_task()
+    assert caplog.records
+    assert SECRET not in caplog.text
