@@ -46,7 +46,7 @@ class Delivery:
     def describe(self):
         """One line for logs and operators: status, Richie's answer and what to do."""
         status = f"HTTP {self.status}" if self.status is not None else "no HTTP answer"
-        text = f"{status}: {self.detail}" if self.detail else status
+        text = f"{status}: {self.detail}".rstrip(".") if self.detail else status
         return f"{text}. {self.hint}" if self.hint else text
 
 

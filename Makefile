@@ -1,0 +1,58 @@
+# openedx-richie-sync: `make demo` and `make test` set up everything on a fresh machine.
+.PHONY: help requirements services test test-unit test-integration demo bench quality upgrade tox clean
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DJANGO_SETTINGS_MODULE := test_support.settings
+export PYTHONPATH := $(CURDIR)
+export RICHIE_SYNC_DB ?= $(CURDIR)/var/test.sqlite3
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements/test.txt setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements/test.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+requirements: $(BIN)/.installed ## create the virtualenv with the pinned test requirements
+
+services: ## make sure redis-server (used by the integration tests, demo and bench) is installed
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server is missing: install Debian's redis-server package (sudo apt-get install redis-server)"; exit 2; fi; }
+	@redis-server --version
+
+var:
+	mkdir -p var
+
+test: requirements services var ## run every test, integration tests included (real Redis, Celery worker, HTTP)
+	$(BIN)/pytest
+
+test-unit: requirements var ## run the tests that need no Redis
+	$(BIN)/pytest -m "not integration"
+
+demo: requirements services var ## publish sample courses through the real path and show what Richie received
+	$(BIN)/python -m test_support.demo
+
+bench: requirements services var ## resync benchmark (N=10000 by default; `make bench N=100000`)
+	$(BIN)/python -m test_support.bench --courses $(or $(N),10000)
+
+quality: requirements ## compile every module
+	$(BIN)/python -m compileall -q openedx_richie_sync test_support tests
+
+upgrade: ## recompile requirements/*.txt from requirements/*.in
+	$(BIN)/pip install --quiet pip-tools
+	cd requirements && for name in base test dev; do \
+	  ../$(BIN)/pip-compile --quiet --upgrade --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe -o $$name.txt $$name.in; done
+
+tox: requirements ## the Python 3.11/3.12 x Django 4.2/5.2 matrix
+	$(BIN)/pip install --quiet tox && $(BIN)/tox
+
+clean:
+	rm -rf $(VENV) var .tox build dist *.egg-info
