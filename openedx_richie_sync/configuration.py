@@ -14,7 +14,6 @@ skips invalid instances so that one typo never stops delivery to the healthy one
 import ipaddress
 import string
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -70,7 +69,7 @@ class SyncConfig:
     celery_queue: str | None = None
     payload_hook: str | None = None
     default_language: str = "en"
-    language_mapping: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    language_mapping: tuple = ()  # (normalized Studio code, Richie code) pairs: hashable, so cacheable
     enrollment_start_fallback: str = "start"
 
     def instance(self, name):
@@ -300,7 +299,7 @@ def parse(raw):
 
 
 def _parse_languages(raw, problems):
-    from .languages import RICHIE_LANGUAGE_CODES  # pylint: disable=import-outside-toplevel
+    from .languages import RICHIE_LANGUAGE_CODES, normalize_code  # pylint: disable=import-outside-toplevel
 
     result = {}
     default = raw.get("DEFAULT_LANGUAGE", "en")
@@ -329,8 +328,8 @@ def _parse_languages(raw, problems):
                 "Targets must be lower-case Django language codes such as 'es', 'pt-br' or 'zh-hans'.",
             )
         )
-    result["language_mapping"] = MappingProxyType(
-        {str(source).lower().replace("_", "-"): target for source, target in mapping.items() if source not in bad}
+    result["language_mapping"] = tuple(
+        sorted((normalize_code(str(source)), target) for source, target in mapping.items() if source not in bad)
     )
     return result
 

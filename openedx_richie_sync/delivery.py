@@ -184,8 +184,10 @@ class RichieClient:
         body = serialize(data)
         return self.post_body(body)
 
-    def post_body(self, body):
+    def post_body(self, body, timeout=None):
+        """POST ``body`` (bytes, already serialized); ``timeout`` overrides the instance's TIMEOUT."""
         instance = self.instance
+        timeout = timeout or instance.timeout
         headers = {"Content-Type": "application/json", "Authorization": sign(body, instance.secret)}
         started = time.monotonic()
         try:
@@ -193,13 +195,13 @@ class RichieClient:
                 instance.url,
                 data=body,
                 headers=headers,
-                timeout=instance.timeout,
+                timeout=timeout,
                 allow_redirects=False,
                 verify=instance.verify_tls,
             )
         except requests.Timeout as error:
             return Delivery(
-                TRANSIENT, None, f"timed out after {instance.timeout:g}s ({type(error).__name__})",
+                TRANSIENT, None, f"timed out after {timeout:g}s ({type(error).__name__})",
                 f"Richie at {instance.url} is slow or unreachable: retrying. Raise TIMEOUT if it is just slow.",
                 duration=time.monotonic() - started,
             )

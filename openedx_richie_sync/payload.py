@@ -7,6 +7,7 @@ platform's CourseOverview, and :func:`build_payload` turns it into a dict for on
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from django.utils.module_loading import import_string
 
@@ -46,9 +47,9 @@ def iso_datetime(value):
     """ISO 8601 in UTC with an explicit ``Z``: Richie reads offset-less dates in its own time zone."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def richie_visibility(catalog_visibility):
@@ -90,11 +91,17 @@ def build_payload(run, instance, config):
         "end": iso_datetime(run.end),
         "enrollment_start": iso_datetime(enrollment_start),
         "enrollment_end": iso_datetime(run.enrollment_end),
-        "languages": richie_languages(run.language, config.language_mapping, config.default_language),
+        "languages": list(_languages(run.language, config.language_mapping, config.default_language)),
         "enrollment_count": max(int(run.enrollment_count or 0), 0),
         "catalog_visibility": richie_visibility(run.catalog_visibility),
     }
     return apply_hook(payload, run, instance, config)
+
+
+@lru_cache(maxsize=1024)
+def _languages(language, mapping, default):
+    """``richie_languages``, cached: a resync meets the same few codes thousands of times."""
+    return tuple(richie_languages(language, dict(mapping), default))
 
 
 def apply_hook(payload, run, instance, config):

@@ -76,3 +76,81 @@ def load_course_run(course_id):
     except CourseOverview.DoesNotExist:
         return None
     return _snapshot(overview, active_enrollment_count(course_key))
+
+
+def _enrollment_counts(first_key, last_key):
+    """
+    Active enrollments per course for courses between two keys, in one grouped query.
+
+    A key range (not a list of keys) keeps the query on the course index without parsing
+    thousands of keys in Python; courses outside the chunk are simply ignored by the caller.
+    """
+    from django.db.models import CharField, Count  # pylint: disable=import-outside-toplevel
+    from django.db.models.functions import Cast  # pylint: disable=import-outside-toplevel
+
+    from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
+
+    rows = (
+        CourseEnrollment.objects.filter(course_id__gte=first_key, course_id__lte=last_key, is_active=True)
+        .values(key=Cast("course_id", output_field=CharField()))
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return {row["key"]: row["count"] for row in rows}
+
+
+def count_course_runs(course_keys=None, orgs=None):
+    return _overviews(course_keys, orgs).count()
+
+
+def _overviews(course_keys, orgs):
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
+
+    return CourseOverview.get_all_courses(orgs=orgs or None, course_keys=course_keys or None)
+
+
+NOT_COURSE_RUNS = ("ccx-v1:", "ccx:", "library-v1:", "library:")
+
+
+def iter_course_runs(course_keys=None, orgs=None, chunk_size=500):
+    """
+    Yield lists of ``CourseRun`` snapshots, ``chunk_size`` at a time, from the CourseOverview table.
+
+    Keyset pagination keeps memory flat whatever the number of courses; rows are read as plain
+    values (course keys as text, never parsed) and enrollment counts come in one grouped query per
+    chunk. Modulestore course objects are never loaded.
+    """
+    from django.db.models import CharField  # pylint: disable=import-outside-toplevel
+    from django.db.models.functions import Cast  # pylint: disable=import-outside-toplevel
+
+    queryset = _overviews(course_keys, orgs).order_by("id").values(
+        "org", "start", "end", "enrollment_start", "enrollment_end", "language", "catalog_visibility",
+        key=Cast("id", output_field=CharField()),
+    )
+    root_url = lms_root_url()
+    last_key = None
+    while True:
+        page = queryset.filter(id__gt=last_key) if last_key is not None else queryset
+        rows = list(page[:chunk_size])
+        if not rows:
+            return
+        first_key, last_key = CourseKey.from_string(rows[0]["key"]), CourseKey.from_string(rows[-1]["key"])
+        counts = _enrollment_counts(first_key, last_key)
+        yield [
+            CourseRun(
+                course_id=row["key"],
+                org=row["org"],
+                start=row["start"],
+                end=row["end"],
+                enrollment_start=row["enrollment_start"],
+                enrollment_end=row["enrollment_end"],
+                language=row["language"],
+                catalog_visibility=row["catalog_visibility"],
+                enrollment_count=counts.get(row["key"], 0),
+                lms_root_url=root_url,
+            )
+            for row in rows
+            if not row["key"].startswith(NOT_COURSE_RUNS)
+        ]

@@ -3,6 +3,7 @@
 from datetime import datetime, timezone
 
 import pytest
+from celery.signals import before_task_publish
 from opaque_keys.edx.keys import CourseKey
 
 from test_support.richie_receiver import RichieReceiver
@@ -60,3 +61,16 @@ def make_course(course_id="course-v1:DemoX+Demo101+2026", **fields):
 @pytest.fixture
 def course(db):  # pylint: disable=unused-argument
     return make_course()
+
+
+@pytest.fixture
+def published_tasks():
+    """Every task message handed to the broker (Celery's own publish signal)."""
+    sent = []
+
+    def record(sender=None, body=None, headers=None, **kwargs):  # pylint: disable=unused-argument
+        sent.append({"task": sender, "args": list(body[0]), "kwargs": body[1], "headers": headers})
+
+    before_task_publish.connect(record, weak=False)
+    yield sent
+    before_task_publish.disconnect(record)

@@ -101,7 +101,7 @@ def test_global_knobs_are_validated():
 def test_language_mapping_keys_are_normalized():
     config, problems = parse({"INSTANCES": [GOOD], "LANGUAGE_MAPPING": {"es_419": "es"}})
     assert problems == []
-    assert dict(config.language_mapping) == {"es-419": "es"}
+    assert config.language_mapping == (("es-419", "es"),)
 
 
 def test_org_allow_list_is_case_insensitive():

@@ -4,7 +4,6 @@ import importlib
 import types
 
 import pytest
-from celery.signals import before_task_publish
 from django.apps import apps
 from edx_django_utils.plugins import add_plugins, get_plugin_apps
 from opaque_keys.edx.keys import CourseKey
@@ -46,19 +45,6 @@ def test_plugin_settings_are_added(project_type):
 def test_course_published_receiver_is_connected():
     receivers = [entry[1]() for entry in COURSE_PUBLISHED.receivers]
     assert course_published in receivers
-
-
-@pytest.fixture
-def published_tasks():
-    """Every task message handed to the broker (Celery's own publish signal)."""
-    sent = []
-
-    def record(sender=None, body=None, headers=None, **kwargs):  # pylint: disable=unused-argument
-        sent.append({"task": sender, "args": list(body[0]), "kwargs": body[1], "headers": headers})
-
-    before_task_publish.connect(record, weak=False)
-    yield sent
-    before_task_publish.disconnect(record)
 
 
 @pytest.mark.django_db

@@ -1,0 +1,181 @@
+"""
+``./manage.py cms sync_courses_to_richie``: full or partial resync of course runs to Richie.
+
+Same name as the earlier richie-openedx-sync plugin's command, so runbooks keep working.
+Exit status: 0 all went well, 1 something failed, 2 usage or configuration error.
+"""
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...configuration import parse, raw_setting
+from ...models import CourseRunSyncState, SyncStatus
+from ...platform_api import count_course_runs, course_run_key, iter_course_runs
+from ...delivery import SUCCESS, RichieClient
+from ...resync import Resync
+
+MAX_LISTED_FAILURES = 50
+DEFAULT_BATCH_SIZE = 50
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, stream, total, enabled):
+        self.stream, self.total, self.enabled = stream, total, enabled and total > 0
+        self.started = time.monotonic()
+
+    def __call__(self, done):
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / self.total)
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} courses, {rate:.0f}/s")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled:
+            self.stream.write("\n")
+
+
+class Command(BaseCommand):
+    help = "Synchronize course runs to the configured Richie instances (all courses when none is given)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("course_keys", nargs="*", metavar="COURSE_KEY", help="Courses to sync (default: all).")
+        parser.add_argument("--course_id", "--course-id", action="append", default=[], dest="course_ids", metavar="KEY",
+                            help="A course to sync (repeatable; same as a positional COURSE_KEY).")
+        parser.add_argument("--org", action="append", default=[], dest="orgs", help="Only courses of this organisation (repeatable).")
+        parser.add_argument("--instance", action="append", default=[], dest="instances", metavar="NAME",
+                            help="Only this Richie instance (repeatable; default: every enabled instance).")
+        parser.add_argument("--force", action="store_true", help="Send even what Richie already has.")
+        parser.add_argument("--failed", action="store_true", help="Only the course/instance pairs whose last delivery failed.")
+        parser.add_argument("--dry-run", action="store_true", help="Print the payloads that would be sent (JSON lines); send nothing.")
+        parser.add_argument("--check", action="store_true", help="Prove each instance's URL and secret with a harmless signed request.")
+        parser.add_argument("--async", action="store_true", dest="use_celery", help="Queue Celery tasks instead of sending from this process.")
+        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                            help=f"Course runs per request (default {DEFAULT_BATCH_SIZE}; Richie spends ~90 ms on each changed run).")
+        parser.add_argument("--concurrency", type=int, default=4, help="Requests in flight per run of the command (default 4).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
+
+    def handle(self, *args, **options):
+        started = time.monotonic()
+        config, problems = parse(raw_setting())
+        errors = [problem for problem in problems if problem.level == "error"]
+        if errors:
+            for problem in errors:
+                self.stderr.write(f"Configuration error: {problem.message} {problem.hint}".rstrip())
+            self.stderr.write("Fix RICHIE_SYNC (see `./manage.py cms check`), then run again.")
+            sys.exit(2)
+        instances = self._instances(config, options["instances"])
+        if options["batch_size"] < 1 or options["concurrency"] < 1:
+            raise CommandError("--batch-size and --concurrency must be at least 1.", returncode=2)
+        if options["check"]:
+            sys.exit(self._check(instances))
+        course_keys = self._course_keys(options["course_keys"] + options["course_ids"])
+        if options["failed"]:
+            course_keys = self._failed_keys(instances, course_keys)
+            if not course_keys:
+                self.stdout.write("No failed course run to resync.")
+                return
+        if options["use_celery"]:
+            self._enqueue(config, instances, course_keys, options)
+            return
+        total = count_course_runs(course_keys, options["orgs"])
+        progress = Progress(self.stderr, total, self.stderr.isatty() and not options["no_progress"] and not options["dry_run"])
+        resync = Resync(
+            config, instances, force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
+            batch_size=options["batch_size"], concurrency=options["concurrency"], on_progress=progress,
+            emit=self.stdout.write,
+        )
+        reports = resync.run(iter_course_runs(course_keys, options["orgs"], chunk_size=max(options["batch_size"] * options["concurrency"], 500)))
+        progress.close()
+        if options["dry_run"]:
+            return
+        failed = self._summary(reports, total, time.monotonic() - started)
+        if failed:
+            sys.exit(1)
+
+    def _instances(self, config, names):
+        enabled = [instance for instance in config.instances if instance.enabled]
+        if not names:
+            if not enabled:
+                raise CommandError("No enabled Richie instance in RICHIE_SYNC['INSTANCES'].", returncode=2)
+            return enabled
+        known = {instance.name: instance for instance in enabled}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise CommandError(
+                f"Unknown or disabled Richie instance(s): {', '.join(unknown)}. Enabled: {', '.join(known) or 'none'}.",
+                returncode=2,
+            )
+        return [known[name] for name in dict.fromkeys(names)]
+
+    @staticmethod
+    def _course_keys(values):
+        keys = []
+        for value in values:
+            key = course_run_key(value)
+            if key is None:
+                raise CommandError(f"{value!r} is not a course run key (expected course-v1:ORG+CODE+RUN).", returncode=2)
+            keys.append(key)
+        return keys
+
+    @staticmethod
+    def _failed_keys(instances, course_keys):
+        failed = CourseRunSyncState.objects.filter(
+            instance__in=[instance.name for instance in instances], status=SyncStatus.FAILED
+        )
+        if course_keys:
+            failed = failed.filter(course_id__in=course_keys)
+        return sorted(set(failed.values_list("course_id", flat=True)), key=str)
+
+    def _check(self, instances):
+        """Exit status 0 when every instance accepts a signed empty list."""
+        status = 0
+        for instance in instances:
+            delivery = RichieClient(instance).check()
+            if delivery.outcome == SUCCESS:
+                self.stdout.write(f"{instance.name}: OK ({instance.url} accepted a signed request)")
+                continue
+            status = 1
+            verdict = {401: "wrong secret", 403: "no signature received", 404: "missing endpoint"}.get(delivery.status)
+            if verdict is None:
+                verdict = "redirect" if delivery.status and 300 <= delivery.status < 400 else (
+                    "unreachable" if delivery.status is None else f"unexpected answer {delivery.status}")
+            self.stdout.write(f"{instance.name}: {verdict.upper()} — {instance.url}: {delivery.describe()}")
+        return status
+
+    def _enqueue(self, config, instances, course_keys, options):
+        from ...tasks import sync_course_runs  # pylint: disable=import-outside-toplevel
+
+        task_options = {"queue": config.celery_queue} if config.celery_queue else {}
+        queued = 0
+        for runs in iter_course_runs(course_keys, options["orgs"], chunk_size=options["batch_size"]):
+            for instance in instances:
+                ids = [run.course_id for run in runs if instance.serves(run.org)]
+                if ids:
+                    sync_course_runs.apply_async(args=(ids, instance.name, options["force"], options["failed"]), **task_options)
+                    queued += 1
+        self.stdout.write(f"Queued {queued} Celery task(s); follow them in the worker logs or with --failed afterwards.")
+
+    def _summary(self, reports, total, elapsed):
+        any_failed = False
+        rate = total / elapsed if elapsed > 0 else 0
+        self.stdout.write(f"{total} course run(s) in {elapsed:.2f}s ({rate:.0f}/s)")
+        for report in reports.values():
+            self.stdout.write(
+                f"  {report.name}: sent {report.sent}, unchanged {report.unchanged}, failed {report.failed} "
+                f"({report.requests} HTTP requests)"
+            )
+            if report.aborted:
+                self.stdout.write(f"    stopped: {report.aborted}")
+            for course_id, detail in report.failures[:MAX_LISTED_FAILURES]:
+                self.stdout.write(f"    FAILED {course_id}: {detail}")
+            if len(report.failures) > MAX_LISTED_FAILURES:
+                self.stdout.write(f"    ... and {len(report.failures) - MAX_LISTED_FAILURES} more (see the admin, or rerun with --failed)")
+            any_failed = any_failed or report.failed > 0
+        return any_failed

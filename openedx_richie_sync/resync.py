@@ -1,0 +1,270 @@
+"""
+Batched, concurrent, change-aware synchronization of many course runs.
+
+Used by ``sync_courses_to_richie`` (in its own process or through Celery with ``--async``) and,
+for one course, by the publish task: one path to build, compare, send and record payloads.
+
+Course runs arrive in chunks (memory stays flat); for each instance the payloads whose hash
+matches what Richie last accepted are skipped; the rest go out as JSON lists of ``batch_size``
+items on up to ``concurrency`` pooled connections. Richie answers a list per resource link, so
+each item's result is mapped back to its course; a batch that fails as a whole with a 500 is
+split until the item that causes it is isolated.
+"""
+
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from .delivery import PERMANENT, SUCCESS, RichieClient, backoff_delay, field_errors_hint, format_answer
+from .models import CourseRunSyncState, SyncStatus
+from .payload import PayloadError, build_payload
+from .signing import payload_hash, serialize
+
+log = logging.getLogger(__name__)
+
+BATCH_RETRIES = 3  # retries of a batch that failed transiently, within one run of the command
+BATCH_BACKOFF_MAX = 30.0
+# Richie spends ~90 ms per created or updated run (FACTS.md): give a list time to be processed.
+SECONDS_PER_ITEM = 0.5
+RECORD_EVERY = 500  # results written to the sync-state table per transaction
+
+
+@dataclass
+class Prepared:
+    """One payload ready to send: its bytes are both hashed and sent."""
+
+    course_id: str
+    org: str
+    payload: dict
+    body: bytes
+    payload_hash: str
+    attempts: int = 0  # failed attempts recorded so far
+
+    @property
+    def link(self):
+        return self.payload["resource_link"]
+
+
+@dataclass
+class ItemResult:
+    """What happened to one course run on one instance."""
+
+    course_id: str
+    org: str
+    ok: bool
+    payload_json: str | None = None
+    payload_hash: str = ""
+    status: int | None = None
+    detail: str = ""
+    attempts: int = 0
+
+    @classmethod
+    def of(cls, item, ok, status, detail=""):
+        return cls(
+            item.course_id, item.org, ok, item.body.decode("utf-8"), item.payload_hash, status, detail,
+            0 if ok else item.attempts + 1,
+        )
+
+
+@dataclass
+class InstanceReport:
+    """Counts for the command's summary. ``failures`` holds (course key, Richie's answer)."""
+
+    name: str
+    sent: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    requests: int = 0
+    failures: list = field(default_factory=list)
+    aborted: str = ""
+
+    def add(self, results):
+        for result in results:
+            if result.ok:
+                self.sent += 1
+            else:
+                self.failed += 1
+                self.failures.append((result.course_id, result.detail))
+
+
+def prepare(run, instance, config, state=None, force=False):
+    """
+    The payload of ``run`` for ``instance``, or None when Richie already has it (unless ``force``).
+
+    Raises ``PayloadError`` when the course cannot be expressed as a valid payload.
+    """
+    payload = build_payload(run, instance, config)
+    body = serialize(payload)
+    digest = payload_hash(body)
+    if state is not None and not force and state.is_current(digest):
+        return None
+    attempts = state.attempts if state is not None and state.status == SyncStatus.FAILED else 0
+    return Prepared(run.course_id, run.org, payload, body, digest, attempts)
+
+
+def batch_results(items, delivery):
+    """
+    Map Richie's answer to a list back to each item, or None when the batch failed as a whole.
+
+    A 200 means every item was applied; a 400 keyed by resource link fails only the items
+    whose value is not ``{"success": true}`` (the others were applied, FACTS.md).
+    """
+    if delivery.outcome == SUCCESS:
+        return [ItemResult.of(item, True, delivery.status) for item in items]
+    if delivery.status == 400 and any(item.link in delivery.items for item in items):
+        results = []
+        for item in items:
+            answer = delivery.items.get(item.link, {"success": True})
+            if answer == {"success": True}:
+                results.append(ItemResult.of(item, True, 200))
+            else:
+                detail = f"HTTP 400: {format_answer(answer)}. {field_errors_hint(answer, '')}"
+                results.append(ItemResult.of(item, False, 400, detail))
+        return results
+    return None
+
+
+class BatchSender:
+    """Sends lists of prepared items to one instance, retrying and splitting as needed."""
+
+    def __init__(self, instance, config, client=None, concurrency=1, sleep=time.sleep):
+        self.instance = instance
+        self.config = config
+        self.client = client or RichieClient(instance, pool_size=max(concurrency, 1))
+        self.sleep = sleep
+        self.aborted = ""  # set once the instance refused us as a whole: nothing more is sent
+
+    def send(self, items):
+        """Return ``(results, requests, fatal)``; ``fatal`` is a Delivery when the instance itself is wrong."""
+        if self.aborted:
+            return [ItemResult.of(item, False, None, self.aborted) for item in items], 0, None
+        body = b"[" + b",".join(item.body for item in items) + b"]"
+        timeout = max(self.instance.timeout, SECONDS_PER_ITEM * len(items))
+        requests = 0
+        for retry in range(BATCH_RETRIES + 1):
+            delivery = self.client.post_body(body, timeout=timeout)
+            requests += 1
+            results = batch_results(items, delivery)
+            if results is not None:
+                return results, requests, None
+            if delivery.outcome == PERMANENT:
+                fatal = delivery if delivery.status != 400 else None
+                return [ItemResult.of(item, False, delivery.status, delivery.describe()) for item in items], requests, fatal
+            if delivery.status == 500 and len(items) > 1:
+                return self._split(items, requests)
+            if retry < BATCH_RETRIES:
+                self.sleep(
+                    backoff_delay(retry, self.config.retry_backoff, min(self.config.retry_backoff_max, BATCH_BACKOFF_MAX), delivery.retry_after)
+                )
+        return [ItemResult.of(item, False, delivery.status, delivery.describe()) for item in items], requests, None
+
+    def _split(self, items, requests):
+        """One item can make Richie fail the whole list: send each half on its own to isolate it."""
+        middle = len(items) // 2
+        results, fatal = [], None
+        for half in (items[:middle], items[middle:]):
+            half_results, half_requests, half_fatal = self.send(half)
+            results.extend(half_results)
+            requests += half_requests
+            fatal = fatal or half_fatal
+        return results, requests, fatal
+
+
+class Resync:
+    """
+    Synchronize chunks of course runs to some instances; see the module docstring.
+
+    ``on_progress(n)`` is called with the number of course runs handled so far; ``emit(line)``
+    receives dry-run output. Database reads and writes stay in the calling thread; only HTTP
+    runs in the pool.
+    """
+
+    def __init__(
+        self, config, instances, *, force=False, only_failed=False, dry_run=False,
+        batch_size=100, concurrency=4, on_progress=None, emit=print, sleep=time.sleep,
+    ):
+        self.config = config
+        self.instances = list(instances)
+        self.force = force
+        self.only_failed = only_failed
+        self.dry_run = dry_run
+        self.batch_size = max(int(batch_size), 1)
+        self.concurrency = max(int(concurrency), 1)
+        self.on_progress = on_progress or (lambda done: None)
+        self.emit = emit
+        self.senders = {
+            instance.name: BatchSender(instance, config, concurrency=self.concurrency, sleep=sleep)
+            for instance in self.instances
+        }
+        self.reports = {instance.name: InstanceReport(instance.name) for instance in self.instances}
+        self.unrecorded = {instance.name: [] for instance in self.instances}
+
+    def run(self, chunks):
+        done = 0
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="richie-sync") as pool:
+            in_flight = {}
+            for runs in chunks:
+                for instance in self.instances:
+                    for items in self._batches(instance, runs):
+                        if self.senders[instance.name].aborted:
+                            self._record(instance.name, self.senders[instance.name].send(items)[0])
+                            continue
+                        in_flight[pool.submit(self.senders[instance.name].send, items)] = instance.name
+                        while len(in_flight) >= 4 * self.concurrency:
+                            self._collect(in_flight, FIRST_COMPLETED)
+                done += len(runs)
+                self.on_progress(done)
+            while in_flight:
+                self._collect(in_flight, FIRST_COMPLETED)
+        for name in self.unrecorded:
+            self._flush(name)
+        return self.reports
+
+    def _batches(self, instance, runs):
+        """Prepared items of ``runs`` that must go to ``instance``, cut into batches."""
+        report = self.reports[instance.name]
+        runs = [run for run in runs if instance.serves(run.org)]
+        states = CourseRunSyncState.objects.states_by_course(instance.name, [run.course_id for run in runs])
+        pending, invalid = [], []
+        for run in runs:
+            state = states.get(run.course_id)
+            if self.only_failed and (state is None or state.status != SyncStatus.FAILED):
+                continue
+            try:
+                item = prepare(run, instance, self.config, state, force=self.force)
+            except PayloadError as error:
+                invalid.append(ItemResult(run.course_id, run.org, False, detail=str(error)))
+                continue
+            if item is None:
+                report.unchanged += 1
+            elif self.dry_run:
+                self.emit(serialize({"instance": instance.name, "payload": item.payload}).decode("utf-8"))
+            else:
+                pending.append(item)
+        if invalid and not self.dry_run:
+            self._record(instance.name, invalid)
+        return [pending[start:start + self.batch_size] for start in range(0, len(pending), self.batch_size)]
+
+    def _collect(self, in_flight, how):
+        finished, _ = wait(list(in_flight), return_when=how)
+        for future in finished:
+            name = in_flight.pop(future)
+            results, requests, fatal = future.result()
+            report = self.reports[name]
+            report.requests += requests
+            if fatal is not None and not report.aborted:
+                report.aborted = self.senders[name].aborted = fatal.describe()
+                log.error("Richie instance %r refused the resync, stopping there: %s", name, report.aborted)
+            self._record(name, results)
+
+    def _record(self, name, results):
+        self.reports[name].add(results)
+        self.unrecorded[name].extend(results)
+        if len(self.unrecorded[name]) >= RECORD_EVERY:
+            self._flush(name)
+
+    def _flush(self, name):
+        if self.unrecorded[name]:
+            CourseRunSyncState.objects.record(name, self.unrecorded[name])
+            self.unrecorded[name] = []
