@@ -116,10 +116,11 @@ def classify(status, headers, body, url=""):
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     data = _json_or_text(body)
-    detail = truncate(format_answer(data) if data is not None else body)
     if 200 <= status < 300:
-        items = data if isinstance(data, dict) and "success" not in data else {}
-        return Delivery(SUCCESS, status, detail, items=items)
+        if isinstance(data, dict) and "success" not in data:
+            return Delivery(SUCCESS, status, f"{len(data)} course runs accepted", items=data)
+        return Delivery(SUCCESS, status, truncate(format_answer(data) if data is not None else body))
+    detail = truncate(format_answer(data) if data is not None else body)
     if 300 <= status < 400:
         location = headers.get("Location", "")
         return Delivery(

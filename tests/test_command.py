@@ -234,3 +234,25 @@ def test_no_progress_bar_when_not_a_terminal(richie_sync, receiver):  # pylint: 
     make_courses(2)
     _, output = sync()
     assert "[#" not in output and "courses," not in output
+
+
+class Terminal(StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal(richie_sync, receiver):  # pylint: disable=unused-argument
+    make_courses(3)
+    terminal = Terminal()
+    call_command("sync_courses_to_richie", stdout=StringIO(), stderr=terminal)
+    assert "] 3/3 courses" in terminal.getvalue() and "[" + "#" * 30 + "]" in terminal.getvalue()
+
+
+def test_summary_reports_rate_and_failures_are_capped(richie_sync, receiver):  # pylint: disable=unused-argument
+    make_courses(60)
+    receiver.set_known_course_codes(set())
+    status, output = sync("--batch-size", "100")
+    assert status == 1
+    assert "60 course run(s) in " in output and "/s)" in output
+    assert output.count("FAILED course-v1:") == 50
+    assert "... and 10 more (see the admin, or rerun with --failed)" in output
