@@ -4,6 +4,8 @@ from django.apps import AppConfig
 from edx_django_utils.plugins import PluginSettings, PluginSignals
 
 COURSE_PUBLISHED = "xmodule.modulestore.django.COURSE_PUBLISHED"
+COURSE_DELETED = "xmodule.modulestore.django.COURSE_DELETED"
+ENROLL_STATUS_CHANGE = "common.djangoapps.student.signals.signals.ENROLL_STATUS_CHANGE"
 
 
 class RichieSyncConfig(AppConfig):
@@ -30,6 +32,21 @@ class RichieSyncConfig(AppConfig):
                         PluginSignals.RECEIVER_FUNC_NAME: "course_published",
                         PluginSignals.SIGNAL_PATH: COURSE_PUBLISHED,
                         PluginSignals.DISPATCH_UID: "openedx_richie_sync.course_published",
+                    },
+                    {
+                        PluginSignals.RECEIVER_FUNC_NAME: "course_deleted",
+                        PluginSignals.SIGNAL_PATH: COURSE_DELETED,
+                        PluginSignals.DISPATCH_UID: "openedx_richie_sync.course_deleted",
+                    },
+                ],
+            },
+            "lms.djangoapp": {
+                PluginSignals.RELATIVE_PATH: "signals",
+                PluginSignals.RECEIVERS: [
+                    {
+                        PluginSignals.RECEIVER_FUNC_NAME: "enrollment_changed",
+                        PluginSignals.SIGNAL_PATH: ENROLL_STATUS_CHANGE,
+                        PluginSignals.DISPATCH_UID: "openedx_richie_sync.enrollment_changed",
                     },
                 ],
             },

@@ -36,6 +36,10 @@ GLOBAL_KEYS = frozenset(
         "DEFAULT_LANGUAGE",
         "LANGUAGE_MAPPING",
         "ENROLLMENT_START_FALLBACK",
+        "COALESCE_SECONDS",
+        "ENROLLMENT_COUNT_INTERVAL",
+        "PENDING_GRACE",
+        "RETRY_FAILED_AFTER",
     }
 )
 
@@ -71,6 +75,10 @@ class SyncConfig:
     default_language: str = "en"
     language_mapping: tuple = ()  # (normalized Studio code, Richie code) pairs: hashable, so cacheable
     enrollment_start_fallback: str = "start"
+    coalesce_seconds: float = 3.0  # a burst of publishes within this window gives one delivery
+    enrollment_count_interval: float = 3600.0  # enrollment changes update Richie at most this often
+    pending_grace: float = 300.0  # the sweep re-queues deliveries overdue by this much
+    retry_failed_after: float = 1800.0  # the sweep retries deliveries that failed transiently after this
 
     def instance(self, name):
         """The enabled instance called ``name``, or None."""
@@ -268,6 +276,10 @@ def parse(raw):
         ("MAX_RETRIES", "max_retries", 0),
         ("RETRY_BACKOFF", "retry_backoff", 0.0),
         ("RETRY_BACKOFF_MAX", "retry_backoff_max", 0.0),
+        ("COALESCE_SECONDS", "coalesce_seconds", 0.0),
+        ("ENROLLMENT_COUNT_INTERVAL", "enrollment_count_interval", 0.0),
+        ("PENDING_GRACE", "pending_grace", 0.0),
+        ("RETRY_FAILED_AFTER", "retry_failed_after", 0.0),
     ):
         if key in raw:
             value = _number(raw[key], f"RICHIE_SYNC['{key}']", problems, "E011", minimum)

@@ -1,14 +1,26 @@
 """
-Where each course run stands in each Richie instance.
+Where each course run stands in each Richie instance: the durable sync state.
 
-One row per (course, instance): the last outcome, Richie's answer, and the hash of the last
-payload Richie accepted, so that what has not changed is not sent again (Richie spends ~90 ms
-per update, FACTS.md). The publish path, the resync command and the admin all read this table.
+One row per (course, instance). It is the single source of truth for every guarantee:
+
+- **Durable intent.** A publish, deletion or enrollment change marks the row ``pending`` in the
+  same transaction as the change itself (``request``); a lost task leaves the row pending and the
+  sweep finds it.
+- **Coalescing.** Each request bumps ``generation``; a task carries the generation it was queued
+  for and stands down when a newer request exists, so a burst of publishes gives one delivery.
+- **Ordering.** A delivery holds a lease on the row (``lease`` / ``lease_rows``) while it reads the
+  course and talks to Richie: two deliveries of one row never overlap, and the later one reads
+  the newer data. A delivery that finishes after a newer request leaves the row pending.
+- **Change detection.** ``payload_hash`` is the SHA-256 of the last payload Richie accepted: an
+  identical payload is not sent again (Richie spends ~90 ms per update, FACTS.md).
 """
 
+import uuid
+from datetime import timedelta
 from typing import NamedTuple
 
 from django.db import connection, models, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 
@@ -19,66 +31,180 @@ class SyncStatus(models.TextChoices):
 
 
 class KnownState(NamedTuple):
-    """The few columns change detection needs, read without building model instances."""
+    """The few columns a resync needs, read without building model instances."""
 
     status: str
     payload_hash: str
     attempts: int
+    generation: int
+    lease_until: object
 
     def is_current(self, payload_hash):
         return self.status == SyncStatus.SYNCED and self.payload_hash == payload_hash
 
+    def busy(self, now):
+        """A delivery is on its way (queued after a request, or holding the lease)."""
+        return self.status == SyncStatus.PENDING or (self.lease_until is not None and self.lease_until > now)
+
+
+def _lease_free(now):
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
 
 class CourseRunSyncStateQuerySet(models.QuerySet):
-    def for_instance(self, name):
-        return self.filter(instance=name)
+    """Every write to the sync state goes through these methods."""
 
     def states_by_course(self, instance_name, course_ids):
         """``{course_id: KnownState}`` for one instance, in one query."""
         rows = self.filter(instance=instance_name, course_id__in=list(course_ids)).values_list(
-            "course_id", "status", "payload_hash", "attempts"
+            "course_id", "status", "payload_hash", "attempts", "generation", "lease_until"
         )
         return {course_id: KnownState(*known) for course_id, *known in rows}
 
-    def record(self, instance_name, results):
+    def request(self, course_id, org, instance_names, due_at, only_if_idle=False):
         """
-        Save delivery results (``resync.ItemResult``): one multi-row upsert per outcome.
+        Record that ``course_id`` must be delivered to these instances; return ``{instance: generation}``.
 
-        A success stores the accepted payload's hash; a failure keeps the last accepted hash and
-        success date, so that a later identical payload is still sent (Richie did not take it).
-        Written in SQL rather than ``bulk_create``: preparing every field of every row through the
-        ORM cost more than the whole HTTP exchange in a full resync.
+        Call it inside the transaction that changes the course, so that the intent is durable
+        exactly when the change is. ``only_if_idle`` leaves rows that are already pending alone
+        (and leaves them out of the result): enrollment updates use it to throttle.
+        """
+        now = timezone.now()
+        requested = {}
+        for name in instance_names:
+            with transaction.atomic():  # a savepoint: a concurrent insert must not break the caller's transaction
+                state, created = self.get_or_create(
+                    course_id=course_id,
+                    instance=name,
+                    defaults={"org": org, "status": SyncStatus.PENDING, "generation": 1, "due_at": due_at, "requested_at": now},
+                )
+            if not created:
+                rows = self.filter(pk=state.pk)
+                if only_if_idle:
+                    rows = rows.exclude(status=SyncStatus.PENDING)
+                updated = rows.update(
+                    # First: MySQL evaluates assignments left to right, with the values already set.
+                    requested_at=Case(When(status=SyncStatus.PENDING, then=F("requested_at")), default=Value(now)),
+                    status=SyncStatus.PENDING,
+                    generation=F("generation") + 1,
+                    due_at=due_at,
+                    retryable=False,
+                    modified=now,
+                )
+                if not updated:
+                    continue
+            requested[name] = self.filter(pk=state.pk).values_list("generation", flat=True).get()
+        return requested
+
+    def lease(self, state, seconds):
+        """Take the lease of one row if it is free and still at ``state.generation``; return a token or None."""
+        now = timezone.now()
+        token = uuid.uuid4().hex
+        taken = self.filter(pk=state.pk, generation=state.generation).filter(_lease_free(now)).update(
+            lease_token=token, lease_until=now + timedelta(seconds=seconds)
+        )
+        return token if taken else None
+
+    def lease_rows(self, instance_name, generations, seconds):
+        """
+        Lease many rows of one instance at once; return ``(token, leased course ids)``.
+
+        ``generations`` maps course id → the generation read before the course data was read:
+        a row whose generation moved since then had a newer request, whose own delivery will send
+        fresher data, so it is released and left out.
+        """
+        now = timezone.now()
+        token = uuid.uuid4().hex
+        self.filter(instance=instance_name, course_id__in=list(generations)).filter(_lease_free(now)).update(
+            lease_token=token, lease_until=now + timedelta(seconds=seconds)
+        )
+        mine = self.filter(lease_token=token).values_list("course_id", "generation")
+        stale = [course_id for course_id, generation in mine if generations[course_id] != generation]
+        if stale:
+            self.filter(lease_token=token, course_id__in=stale).update(lease_token="", lease_until=None)
+        return token, {course_id for course_id, _ in mine} - set(stale)
+
+    def create_missing(self, instance_name, items):
+        """Rows (generation 0) for course runs never synced to this instance, so that they can be leased."""
+        now = timezone.now()
+        self.bulk_create(
+            [
+                CourseRunSyncState(
+                    course_id=item.course_id, org=item.org, instance=instance_name,
+                    status=SyncStatus.PENDING, generation=0, due_at=now, requested_at=now,
+                )
+                for item in items
+            ],
+            ignore_conflicts=True,
+        )
+
+    def finish(self, instance_name, results):
+        """
+        Record delivery results (``resync.ItemResult``) of leased rows and release their lease.
+
+        A row whose generation moved during the delivery stays pending: its newer request will
+        deliver fresher data. A success stores the accepted payload's hash; a failure keeps the
+        previous hash, since Richie did not take this payload. One ``executemany`` per outcome:
+        going through the ORM row by row cost more than the HTTP exchange in a full resync.
         """
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         successes, failures = [], []
         for result in results:
-            common = [result.course_id, instance_name, result.org, result.payload_json, result.status, now, now]
+            where = [instance_name, result.course_id, result.token]
             if result.ok:
-                successes.append(common + [SyncStatus.SYNCED.value, 0, "", result.payload_hash, now, now])
+                successes.append(
+                    [result.generation, result.org, result.payload_json, result.status, result.payload_hash, now, now, now] + where
+                )
             else:
-                failures.append(common + [SyncStatus.FAILED.value, result.attempts, result.detail, "", None, now])
-        common_columns = ["course_id", "instance", "org", "last_payload", "last_status", "last_attempt_at", "modified"]
-        state_columns = ["status", "attempts", "last_error"]
-        columns = common_columns + state_columns + ["payload_hash", "last_success_at", "created"]
+                failures.append(
+                    [result.generation, result.state, result.org, result.payload_json, result.status, result.attempts,
+                     result.detail, result.retryable, now, now] + where
+                )
+        table = connection.ops.quote_name(self.model._meta.db_table)
         with transaction.atomic(), connection.cursor() as cursor:
-            for rows, extra in ((successes, ["payload_hash", "last_success_at"]), (failures, [])):
-                if rows:
-                    updated = common_columns[2:] + state_columns + extra
-                    cursor.executemany(_upsert_sql(self.model._meta.db_table, columns, updated), rows)
+            if successes:
+                cursor.executemany(
+                    f"UPDATE {table} SET status = CASE WHEN generation = %s THEN 'synced' ELSE 'pending' END, "
+                    "org = %s, last_payload = %s, last_status = %s, payload_hash = %s, attempts = 0, last_error = '', "
+                    "retryable = FALSE, last_attempt_at = %s, last_success_at = %s, modified = %s, "
+                    f"lease_token = '', lease_until = NULL {_LEASED_ROW}",
+                    successes,
+                )
+            if failures:
+                cursor.executemany(
+                    f"UPDATE {table} SET status = CASE WHEN generation = %s THEN %s ELSE 'pending' END, "
+                    "org = %s, last_payload = %s, last_status = %s, attempts = %s, last_error = %s, retryable = %s, "
+                    f"last_attempt_at = %s, modified = %s, lease_token = '', lease_until = NULL {_LEASED_ROW}",
+                    failures,
+                )
+
+    def finish_unchanged(self, state, token):
+        """Richie already has this payload: the row is synced (unless a newer request came) and released."""
+        self.filter(pk=state.pk, lease_token=token).update(
+            status=Case(When(generation=state.generation, then=Value(SyncStatus.SYNCED)), default=Value(SyncStatus.PENDING)),
+            attempts=0,
+            lease_token="",
+            lease_until=None,
+            modified=timezone.now(),
+        )
+
+    def release(self, token):
+        self.filter(lease_token=token).update(lease_token="", lease_until=None)
+
+    def due(self, grace_seconds=0):
+        """Pending rows whose delivery should have happened ``grace_seconds`` ago and that nobody holds."""
+        now = timezone.now()
+        return self.filter(status=SyncStatus.PENDING, due_at__lte=now - timedelta(seconds=grace_seconds)).filter(
+            _lease_free(now)
+        )
+
+    def retry_due(self, after_seconds):
+        """Failed rows that may succeed later (Richie was down), last tried ``after_seconds`` ago."""
+        cutoff = timezone.now() - timedelta(seconds=after_seconds)
+        return self.filter(status=SyncStatus.FAILED, retryable=True, last_attempt_at__lte=cutoff)
 
 
-def _upsert_sql(table, columns, updated):
-    """INSERT ... ON CONFLICT (course_id, instance) DO UPDATE, in the dialect of this database."""
-    quote = connection.ops.quote_name
-    insert = (
-        f"INSERT INTO {quote(table)} ({', '.join(map(quote, columns))}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-    )
-    if connection.vendor == "mysql":
-        return insert + "ON DUPLICATE KEY UPDATE " + ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in updated)
-    return insert + f"ON CONFLICT ({quote('course_id')}, {quote('instance')}) DO UPDATE SET " + ", ".join(
-        f"{quote(c)} = excluded.{quote(c)}" for c in updated
-    )
+_LEASED_ROW = "WHERE instance = %s AND course_id = %s AND lease_token = %s"
 
 
 class CourseRunSyncState(models.Model):
@@ -94,11 +220,15 @@ class CourseRunSyncState(models.Model):
     org = models.CharField(max_length=255, db_index=True)
     instance = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.PENDING)
-    payload_hash = models.CharField(
-        max_length=64, blank=True, help_text="SHA-256 of the last payload Richie accepted."
-    )
+    generation = models.PositiveIntegerField(default=0, help_text="Bumped by every request (publish, deletion, enrollment).")
+    requested_at = models.DateTimeField(null=True, blank=True, help_text="When the row last became pending.")
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When the pending delivery should run.")
+    lease_token = models.CharField(max_length=32, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A delivery holds the row until then.")
+    payload_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the last payload Richie accepted.")
     last_payload = models.TextField(null=True, blank=True, help_text="The last payload sent, as JSON.")
     attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts since the last success.")
+    retryable = models.BooleanField(default=False, help_text="The last failure was transient: the sweep retries it.")
     last_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="HTTP status of the last attempt.")
     last_error = models.TextField(blank=True, help_text="Richie's answer to the last failed attempt, and what to do.")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -119,4 +249,4 @@ class CourseRunSyncState(models.Model):
 
     def is_current(self, payload_hash):
         """Richie already holds exactly this payload."""
-        return KnownState(self.status, self.payload_hash, self.attempts).is_current(payload_hash)
+        return self.status == SyncStatus.SYNCED and self.payload_hash == payload_hash

@@ -75,6 +75,16 @@ def resource_link(run, instance):
     return link
 
 
+def hidden_payload(run, instance):
+    """
+    What to send for a course that no longer exists in Open edX: hide its run in Richie.
+
+    A partial update (Richie keeps the other fields), so it needs nothing but the resource link;
+    publishing the course again later sends a full payload that shows it again.
+    """
+    return {"resource_link": resource_link(run, instance), "catalog_visibility": "hidden"}
+
+
 def build_payload(run, instance, config):
     """
     The sync payload for ``run`` on ``instance``.

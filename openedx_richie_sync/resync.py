@@ -16,7 +16,18 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .delivery import PERMANENT, SUCCESS, RichieClient, backoff_delay, field_errors_hint, format_answer
+from django.utils import timezone
+
+from .delivery import (
+    PERMANENT,
+    SUCCESS,
+    TRANSIENT,
+    Delivery,
+    RichieClient,
+    backoff_delay,
+    field_errors_hint,
+    format_answer,
+)
 from .models import CourseRunSyncState, SyncStatus
 from .payload import PayloadError, build_payload
 from .signing import payload_hash, serialize
@@ -28,6 +39,9 @@ BATCH_BACKOFF_MAX = 30.0
 # Richie spends ~90 ms per created or updated run (FACTS.md): give a list time to be processed.
 SECONDS_PER_ITEM = 0.5
 RECORD_EVERY = 500  # results written to the sync-state table per transaction
+# A resync holds its rows from lease to record: long enough for queued batches and their retries,
+# short enough that a crashed command does not hold a course for long.
+RESYNC_LEASE_SECONDS = 900
 
 
 @dataclass
@@ -40,6 +54,8 @@ class Prepared:
     body: bytes
     payload_hash: str
     attempts: int = 0  # failed attempts recorded so far
+    generation: int = 0  # of the sync-state row, read before the course data
+    token: str = ""  # of the lease held on that row while the item is sent
 
     @property
     def link(self):
@@ -48,7 +64,12 @@ class Prepared:
 
 @dataclass
 class ItemResult:
-    """What happened to one course run on one instance."""
+    """
+    What happened to one course run on one instance.
+
+    ``state`` is the row's status after a failure: ``failed``, or ``pending`` while the publish
+    path will retry it. ``retryable`` failures (Richie down) are retried later by the sweep.
+    """
 
     course_id: str
     org: str
@@ -58,12 +79,23 @@ class ItemResult:
     status: int | None = None
     detail: str = ""
     attempts: int = 0
+    generation: int = 0
+    state: str = SyncStatus.FAILED.value
+    retryable: bool = False
+    token: str = ""
 
     @classmethod
-    def of(cls, item, ok, status, detail=""):
+    def of(cls, item, delivery=None, detail=None, retryable=None):
+        """The result of ``item`` for ``delivery`` (None: refused before sending, with ``detail``)."""
+        ok = delivery is not None and delivery.ok
         return cls(
-            item.course_id, item.org, ok, item.body.decode("utf-8"), item.payload_hash, status, detail,
+            item.course_id, item.org, ok, item.body.decode("utf-8"), item.payload_hash,
+            delivery.status if delivery is not None else None,
+            "" if ok else (detail if detail is not None else delivery.describe()),
             0 if ok else item.attempts + 1,
+            item.generation,
+            retryable=(delivery is not None and delivery.outcome == TRANSIENT) if retryable is None else retryable,
+            token=item.token,
         )
 
 
@@ -75,6 +107,7 @@ class InstanceReport:
     sent: int = 0
     unchanged: int = 0
     failed: int = 0
+    busy: int = 0  # being delivered by the publish path (pending or leased): left to it
     requests: int = 0
     failures: list = field(default_factory=list)
     aborted: str = ""
@@ -99,8 +132,8 @@ def prepare(run, instance, config, state=None, force=False):
     digest = payload_hash(body)
     if state is not None and not force and state.is_current(digest):
         return None
-    attempts = state.attempts if state is not None and state.status == SyncStatus.FAILED else 0
-    return Prepared(run.course_id, run.org, payload, body, digest, attempts)
+    attempts = state.attempts if state is not None and state.status != SyncStatus.SYNCED else 0
+    return Prepared(run.course_id, run.org, payload, body, digest, attempts, state.generation if state is not None else 0)
 
 
 def batch_results(items, delivery):
@@ -111,16 +144,16 @@ def batch_results(items, delivery):
     whose value is not ``{"success": true}`` (the others were applied, FACTS.md).
     """
     if delivery.outcome == SUCCESS:
-        return [ItemResult.of(item, True, delivery.status) for item in items]
+        return [ItemResult.of(item, delivery) for item in items]
     if delivery.status == 400 and any(item.link in delivery.items for item in items):
         results = []
         for item in items:
             answer = delivery.items.get(item.link, {"success": True})
             if answer == {"success": True}:
-                results.append(ItemResult.of(item, True, 200))
+                results.append(ItemResult.of(item, Delivery(SUCCESS, 200)))
             else:
                 detail = f"HTTP 400: {format_answer(answer)}. {field_errors_hint(answer, '')}"
-                results.append(ItemResult.of(item, False, 400, detail))
+                results.append(ItemResult.of(item, delivery, detail))
         return results
     return None
 
@@ -138,7 +171,7 @@ class BatchSender:
     def send(self, items):
         """Return ``(results, requests, fatal)``; ``fatal`` is a Delivery when the instance itself is wrong."""
         if self.aborted:
-            return [ItemResult.of(item, False, None, self.aborted) for item in items], 0, None
+            return [ItemResult.of(item, detail=self.aborted, retryable=False) for item in items], 0, None
         body = b"[" + b",".join(item.body for item in items) + b"]"
         timeout = max(self.instance.timeout, SECONDS_PER_ITEM * len(items))
         requests = 0
@@ -150,14 +183,14 @@ class BatchSender:
                 return results, requests, None
             if delivery.outcome == PERMANENT:
                 fatal = delivery if delivery.status != 400 else None
-                return [ItemResult.of(item, False, delivery.status, delivery.describe()) for item in items], requests, fatal
+                return [ItemResult.of(item, delivery) for item in items], requests, fatal
             if delivery.status == 500 and len(items) > 1:
                 return self._split(items, requests)
             if retry < BATCH_RETRIES:
                 self.sleep(
                     backoff_delay(retry, self.config.retry_backoff, min(self.config.retry_backoff_max, BATCH_BACKOFF_MAX), delivery.retry_after)
                 )
-        return [ItemResult.of(item, False, delivery.status, delivery.describe()) for item in items], requests, None
+        return [ItemResult.of(item, delivery) for item in items], requests, None
 
     def _split(self, items, requests):
         """One item can make Richie fail the whole list: send each half on its own to isolate it."""
@@ -199,52 +232,87 @@ class Resync:
         }
         self.reports = {instance.name: InstanceReport(instance.name) for instance in self.instances}
         self.unrecorded = {instance.name: [] for instance in self.instances}
+        self.tokens = set()
 
     def run(self, chunks):
         done = 0
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="richie-sync") as pool:
-            in_flight = {}
-            for runs in chunks:
-                for instance in self.instances:
-                    for items in self._batches(instance, runs):
-                        if self.senders[instance.name].aborted:
-                            self._record(instance.name, self.senders[instance.name].send(items)[0])
-                            continue
-                        in_flight[pool.submit(self.senders[instance.name].send, items)] = instance.name
-                        while len(in_flight) >= 4 * self.concurrency:
-                            self._collect(in_flight, FIRST_COMPLETED)
-                done += len(runs)
-                self.on_progress(done)
-            while in_flight:
-                self._collect(in_flight, FIRST_COMPLETED)
-        for name in self.unrecorded:
-            self._flush(name)
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="richie-sync") as pool:
+                in_flight = {}
+                for runs in chunks:
+                    for instance in self.instances:
+                        for items in self._batches(instance, runs):
+                            sender = self.senders[instance.name]
+                            if sender.aborted:
+                                self._record(instance.name, sender.send(items)[0])
+                                continue
+                            in_flight[pool.submit(sender.send, items)] = instance.name
+                            while len(in_flight) >= 4 * self.concurrency:
+                                self._collect(in_flight, FIRST_COMPLETED)
+                    done += len(runs)
+                    self.on_progress(done)
+                while in_flight:
+                    self._collect(in_flight, FIRST_COMPLETED)
+        finally:
+            for name in self.unrecorded:
+                self._flush(name)
+            for token in self.tokens:  # rows leased but not recorded (only when interrupted)
+                CourseRunSyncState.objects.release(token)
         return self.reports
 
     def _batches(self, instance, runs):
-        """Prepared items of ``runs`` that must go to ``instance``, cut into batches."""
+        """
+        Prepared, leased items of ``runs`` that must go to ``instance``, cut into batches.
+
+        The sync state is read after the course data: a course whose row is pending or leased
+        is being delivered by the publish path, which will send data at least as fresh, so it is
+        left to it; so is a row whose generation moves before we lease it.
+        """
         report = self.reports[instance.name]
         runs = [run for run in runs if instance.serves(run.org)]
         states = CourseRunSyncState.objects.states_by_course(instance.name, [run.course_id for run in runs])
-        pending, invalid = [], []
+        now = timezone.now()
+        candidates = []  # Prepared items to send, ItemResults of payloads that cannot be built
         for run in runs:
             state = states.get(run.course_id)
             if self.only_failed and (state is None or state.status != SyncStatus.FAILED):
                 continue
+            if state is not None and state.busy(now) and not self.dry_run:
+                report.busy += 1
+                continue
             try:
                 item = prepare(run, instance, self.config, state, force=self.force)
             except PayloadError as error:
-                invalid.append(ItemResult(run.course_id, run.org, False, detail=str(error)))
+                generation = state.generation if state is not None else 0
+                candidates.append(ItemResult(run.course_id, run.org, False, detail=str(error), generation=generation))
                 continue
             if item is None:
                 report.unchanged += 1
             elif self.dry_run:
                 self.emit(serialize({"instance": instance.name, "payload": item.payload}).decode("utf-8"))
             else:
-                pending.append(item)
-        if invalid and not self.dry_run:
-            self._record(instance.name, invalid)
-        return [pending[start:start + self.batch_size] for start in range(0, len(pending), self.batch_size)]
+                candidates.append(item)
+        if not candidates:
+            return []
+        leased = self._lease(instance.name, candidates, states)
+        self._record(instance.name, [result for result in leased if isinstance(result, ItemResult)])
+        items = [item for item in leased if isinstance(item, Prepared)]
+        return [items[start:start + self.batch_size] for start in range(0, len(items), self.batch_size)]
+
+    def _lease(self, name, candidates, states):
+        """Lease the rows of ``candidates`` (creating missing ones); return those we hold, with the token."""
+        missing = [candidate for candidate in candidates if candidate.course_id not in states]
+        if missing:
+            CourseRunSyncState.objects.create_missing(name, missing)
+        token, leased = CourseRunSyncState.objects.lease_rows(
+            name, {candidate.course_id: candidate.generation for candidate in candidates}, RESYNC_LEASE_SECONDS
+        )
+        self.tokens.add(token)
+        self.reports[name].busy += len(candidates) - len(leased)
+        held = [candidate for candidate in candidates if candidate.course_id in leased]
+        for candidate in held:
+            candidate.token = token
+        return held
 
     def _collect(self, in_flight, how):
         finished, _ = wait(list(in_flight), return_when=how)
@@ -265,6 +333,7 @@ class Resync:
             self._flush(name)
 
     def _flush(self, name):
+        """Record results (each under the lease it was sent with), releasing those rows."""
         if self.unrecorded[name]:
-            CourseRunSyncState.objects.record(name, self.unrecorded[name])
+            CourseRunSyncState.objects.finish(name, self.unrecorded[name])
             self.unrecorded[name] = []

@@ -1,16 +1,21 @@
 """
 Signal receivers, connected by the plugin framework (see ``apps.py``).
 
-Receivers never raise into Studio and never talk to Richie: they queue Celery tasks once the
-request's transaction has committed, so the task reads the data that was actually saved.
+Receivers never raise into the platform and never talk to Richie. Inside the caller's
+transaction they record that a delivery is due (``CourseRunSyncState.objects.request``), so the
+intent is saved exactly when the change is; once it commits they queue the Celery tasks. If
+the broker is down the rows stay pending and the sweep queues them later: nothing is lost.
 """
 
 import logging
+from datetime import timedelta
 from functools import partial
 
 from django.db import transaction
+from django.utils import timezone
 
 from .configuration import get_config
+from .models import CourseRunSyncState
 from .platform_api import course_run_key
 
 log = logging.getLogger(__name__)
@@ -18,48 +23,97 @@ log = logging.getLogger(__name__)
 # Enqueueing happens in Studio's request: ask the broker once, briefly, never the client's
 # default reconnection loop (several seconds per call when the broker is down, FACTS.md).
 BROKER_FAILFAST = {"connect_timeout": 2, "transport_options": {"max_retries": 0}}
+ENROLLMENT_EVENTS = ("enroll", "unenroll")
 
 
 def course_published(sender, course_key, **kwargs):  # pylint: disable=unused-argument
-    """Studio published ``course_key``: sync it to every Richie instance that serves its org."""
+    """Studio published ``course_key``: deliver it to every instance that serves its org, coalescing bursts."""
+    _request_and_enqueue(course_key)
+
+
+def course_deleted(sender, course_key, **kwargs):  # pylint: disable=unused-argument
+    """A course was deleted: its delivery finds it gone and hides the run in Richie."""
+    _request_and_enqueue(course_key)
+
+
+def enrollment_changed(sender, event=None, course_id=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    A learner enrolled or unenrolled: refresh ``enrollment_count``, at most once per interval.
+
+    Only the first change after a delivery schedules one (for when the interval since the last
+    success has passed); the changes that follow find the row pending and add nothing.
+    """
+    if str(event) not in ENROLLMENT_EVENTS:
+        return
+    key = course_run_key(course_id)
+    if key is None:
+        return
+    try:
+        config = get_config()
+        names = [instance.name for instance in config.instances_for_org(key.org)]
+        if not names:
+            return
+        now = timezone.now()
+        last_success = dict(
+            CourseRunSyncState.objects.filter(course_id=str(key), instance__in=names).values_list("instance", "last_success_at")
+        )
+        for name in names:
+            due = now + timedelta(seconds=config.coalesce_seconds)
+            if last_success.get(name):
+                due = max(due, last_success[name] + timedelta(seconds=config.enrollment_count_interval))
+            generations = CourseRunSyncState.objects.request(str(key), key.org, [name], due, only_if_idle=True)
+            if generations:
+                countdown = (due - now).total_seconds()
+                transaction.on_commit(partial(enqueue, str(key), generations, countdown))
+    except Exception:  # pylint: disable=broad-except
+        log.exception("Could not record the Richie enrollment-count update of course %s.", key)
+
+
+def _request_and_enqueue(course_key):
     key = course_run_key(course_key)
     if key is None:
         log.debug("Richie sync ignores %s: not a course run (CCX or library).", course_key)
         return
-    transaction.on_commit(partial(enqueue_course_sync, str(key)))
+    try:
+        config = get_config()
+        names = [instance.name for instance in config.instances_for_org(key.org)]
+        if not names:
+            return
+        due = timezone.now() + timedelta(seconds=config.coalesce_seconds)
+        generations = CourseRunSyncState.objects.request(str(key), key.org, names, due)
+    except Exception:  # pylint: disable=broad-except
+        log.exception(
+            "Could not record the Richie sync of course %s; the change itself is saved. "
+            "Run `./manage.py cms sync_courses_to_richie %s` to deliver it.", key, key,
+        )
+        return
+    transaction.on_commit(partial(enqueue, str(key), generations, config.coalesce_seconds))
 
 
-def enqueue_course_sync(course_id, instance_names=None):
+def enqueue(course_id, generations, countdown=0):
     """
-    Queue one delivery task per instance; return the names of the instances that could not be queued.
+    Queue one delivery task per ``{instance: generation}``; return the instances that could not be queued.
 
-    One short-lived broker connection without reconnection retries: a broker outage costs
-    Studio one refused connection, and the failure is logged with what to do.
+    One short-lived broker connection without reconnection retries: a broker outage costs the
+    request one refused connection. The rows stay pending, so the sweep will queue them.
     """
     from .tasks import sync_course_run  # pylint: disable=import-outside-toplevel
 
     config = get_config()
-    org = course_run_key(course_id).org
-    instances = [
-        instance for instance in config.instances_for_org(org)
-        if instance_names is None or instance.name in instance_names
-    ]
-    if not instances:
-        return []
-    options = {"retry": False}
+    options = {"retry": False, "countdown": max(countdown, 0)}
     if config.celery_queue:
         options["queue"] = config.celery_queue
     failed = []
     with sync_course_run.app.connection_for_write(**BROKER_FAILFAST) as connection:
-        for instance in instances:
+        for name, generation in generations.items():
             try:
-                sync_course_run.apply_async(args=(course_id, instance.name), connection=connection, **options)
+                sync_course_run.apply_async(args=(course_id, name, generation), connection=connection, **options)
             except Exception as error:  # pylint: disable=broad-except
-                failed.append(instance.name)
+                failed.append(name)
                 log.error(
                     "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
-                    "unreachable (%s: %s). The publish itself succeeded. Once the broker is back, run "
-                    "`./manage.py cms sync_courses_to_richie %s --instance %s`.",
-                    course_id, instance.name, type(error).__name__, error, course_id, instance.name,
+                    "unreachable (%s: %s). The change is saved and the delivery is recorded as pending: "
+                    "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`.",
+                    course_id, name, type(error).__name__, error,
                 )
     return failed

@@ -1,32 +1,54 @@
 """
-Celery tasks: deliveries to Richie.
+Celery tasks: deliveries to Richie, and the sweep that makes sure none is lost.
 
-``sync_course_run`` is the publish path: one task per (course, instance), so one instance failing
-never delays another. ``sync_course_runs`` is ``sync_courses_to_richie --async``: one batch of
-courses for one instance. Arguments are course keys and instance names (JSON, no secret); the
-courses are read when the task runs, so the latest data is sent. Both go through ``resync`` and
-the sync-state table: what Richie already has is not sent again.
+``sync_course_run`` is the publish path: one task per (course, instance) and request, carrying
+the row's generation (see ``models``). It stands down when a newer request exists, holds the
+row's lease while it reads the course and talks to Richie, and retries transient failures with
+exponential backoff and full jitter. ``sync_course_runs`` is ``sync_courses_to_richie --async``.
+``sweep_richie_sync`` re-queues what a lost task, a dead worker or a broker outage left pending,
+and retries what failed while Richie was down. Arguments are course keys, instance names and
+numbers: JSON, no secret.
 """
 
 import logging
+import random
+from dataclasses import dataclass
 
 from celery import shared_task
+from django.utils import timezone
 from edx_django_utils.monitoring import set_code_owner_attribute
 
 from .configuration import get_config
-from .delivery import TRANSIENT, backoff_delay, client_for
-from .models import CourseRunSyncState
-from .payload import PayloadError
-from .platform_api import course_run_key, iter_course_runs, load_course_run
-from .resync import ItemResult, Resync, prepare
+from .delivery import SUCCESS, TRANSIENT, backoff_delay, client_for
+from .models import CourseRunSyncState, SyncStatus
+from .payload import CourseRun, PayloadError, hidden_payload
+from .platform_api import course_run_key, iter_course_runs, lms_root_url, load_course_run
+from .resync import ItemResult, Prepared, Resync, prepare
+from .signing import payload_hash, serialize
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
-@set_code_owner_attribute
-def sync_course_run(self, course_id, instance_name, force=False):
-    """Send the current state of ``course_id`` to the Richie instance ``instance_name``."""
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery attempt led to; ``retry_in`` is set when it must be tried again."""
+
+    result: str  # sent, unchanged, failed, retrying, superseded, busy, skipped
+    retry_in: float | None = None
+
+
+def lease_seconds(instance):
+    """Longer than any one request can take, so that a lease never expires under a live delivery."""
+    return 2 * instance.timeout + 60
+
+
+def deliver(course_id, instance_name, generation, force=False):
+    """
+    Deliver the current state of ``course_id`` to one instance, if request ``generation`` is current.
+
+    A plain function (the task and ``sync_courses_to_richie --pending`` call it): it never
+    schedules anything itself, it says when to retry.
+    """
     config = get_config()
     instance = config.instance(instance_name)
     if instance is None:
@@ -34,41 +56,89 @@ def sync_course_run(self, course_id, instance_name, force=False):
             "Richie sync of course %s skipped: instance %r is no longer configured or is disabled.",
             course_id, instance_name,
         )
-        return "skipped"
-    run = load_course_run(course_id)
-    if run is None:
-        log.warning("Richie sync of course %s to %r skipped: the course does not exist.", course_id, instance_name)
-        return "skipped"
-    if not instance.serves(run.org):
-        return "skipped"
-    state = CourseRunSyncState.objects.filter(course_id=run.course_id, instance=instance_name).first()
+        return Outcome("skipped")
+    state = CourseRunSyncState.objects.filter(course_id=course_id, instance=instance_name).first()
+    if state is None or state.generation != generation:
+        return Outcome("superseded")  # a newer request has its own delivery
+    if state.status != SyncStatus.PENDING and not force:
+        return Outcome("unchanged")  # already delivered (by a resync, or a duplicate message)
+    token = CourseRunSyncState.objects.lease(state, lease_seconds(instance))
+    if token is None:
+        return Outcome("busy", retry_in=2 + random.uniform(0, 3))
     try:
-        item = prepare(run, instance, config, state, force=force)
+        return _deliver_leased(state, token, instance, config, force)
+    except BaseException:
+        CourseRunSyncState.objects.release(token)
+        raise
+
+
+def _deliver_leased(state, token, instance, config, force):
+    course_id, name = state.course_id, instance.name
+    run = load_course_run(course_id)
+    try:
+        if run is not None and not instance.serves(run.org):
+            raise PayloadError(f"Course {course_id}: instance {name!r} no longer serves organisation {run.org!r} (ORGS).")
+        if run is None:
+            if not state.payload_hash:  # deleted before Richie ever had it: nothing to hide
+                CourseRunSyncState.objects.finish_unchanged(state, token)
+                return Outcome("unchanged")
+            run = CourseRun(course_id=course_id, org=state.org, lms_root_url=lms_root_url())
+            payload = hidden_payload(run, instance)
+            item = Prepared(course_id, state.org, payload, serialize(payload), "", state.attempts, state.generation, token)
+            item.payload_hash = payload_hash(item.body)
+        else:
+            item = prepare(run, instance, config, force=True)
+            item.attempts, item.generation, item.token = state.attempts, state.generation, token
     except PayloadError as error:
-        log.error("Richie sync of course %s to %r not sent: %s", course_id, instance_name, error)
-        CourseRunSyncState.objects.record(instance_name, [ItemResult(run.course_id, run.org, False, detail=str(error))])
-        return "failed"
-    if item is None:
-        log.info("Richie sync course=%s instance=%s outcome=unchanged", course_id, instance_name)
-        return "unchanged"
-    log.debug("Richie sync payload for course %s to %r: %s", course_id, instance_name, item.payload)
+        log.error("Richie sync of course %s to %r not sent: %s", course_id, name, error)
+        CourseRunSyncState.objects.finish(
+            name, [ItemResult(course_id, state.org, False, detail=str(error), generation=state.generation, token=token)]
+        )
+        return Outcome("failed")
+    if item.payload_hash == state.payload_hash and not force:
+        CourseRunSyncState.objects.finish_unchanged(state, token)
+        log.info("Richie sync course=%s instance=%s outcome=unchanged", course_id, name)
+        return Outcome("unchanged")
+    log.debug("Richie sync payload for course %s to %r: %s", course_id, name, item.payload)
 
     delivery = client_for(instance).post_body(item.body)
-    attempt = self.request.retries + 1
-    log_delivery(course_id, instance, delivery, attempt)
-    CourseRunSyncState.objects.record(
-        instance_name, [ItemResult.of(item, delivery.ok, delivery.status, "" if delivery.ok else delivery.describe())]
-    )
-    if delivery.outcome == TRANSIENT and self.request.retries < config.max_retries:
-        countdown = backoff_delay(self.request.retries, config.retry_backoff, config.retry_backoff_max, delivery.retry_after)
-        raise self.retry(countdown=countdown, max_retries=config.max_retries)
-    if delivery.outcome == TRANSIENT:
+    log_delivery(course_id, instance, delivery, item.attempts + 1)
+    result = ItemResult.of(item, delivery)
+    retry_in = None
+    if delivery.outcome == TRANSIENT and item.attempts < config.max_retries:
+        result.state = SyncStatus.PENDING.value
+        retry_in = backoff_delay(item.attempts, config.retry_backoff, config.retry_backoff_max, delivery.retry_after)
+    elif delivery.outcome == TRANSIENT:
         log.error(
-            "Richie sync of course %s to %r gave up after %d attempts: %s Run "
-            "`./manage.py cms sync_courses_to_richie %s --instance %s` once Richie is back.",
-            course_id, instance.name, attempt, delivery.describe(), course_id, instance.name,
+            "Richie sync of course %s to %r gave up after %d attempts: %s The sweep retries it in %d minutes; "
+            "or run `./manage.py cms sync_courses_to_richie --failed --instance %s` once Richie is back.",
+            course_id, name, item.attempts + 1, delivery.describe(), config.retry_failed_after // 60, name,
         )
-    return "sent" if delivery.ok else "failed"
+    CourseRunSyncState.objects.finish(name, [result])
+    if delivery.outcome == SUCCESS:
+        return Outcome("sent")
+    return Outcome("retrying", retry_in) if retry_in is not None else Outcome("failed")
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+@set_code_owner_attribute
+def sync_course_run(self, course_id, instance_name, generation=None, force=False):
+    """
+    Deliver ``course_id`` to ``instance_name`` for request ``generation``.
+
+    Without a generation (a direct call), a request is recorded first.
+    """
+    if generation is None:
+        key = course_run_key(course_id)
+        instance = get_config().instance(instance_name)
+        if key is None or instance is None or not instance.serves(key.org):
+            log.warning("Richie sync of course %s skipped: instance %r does not serve it.", course_id, instance_name)
+            return "skipped"
+        generation = CourseRunSyncState.objects.request(course_id, key.org, [instance_name], timezone.now())[instance_name]
+    outcome = deliver(course_id, instance_name, generation, force=force)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+    return outcome.result
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -84,12 +154,43 @@ def sync_course_runs(course_ids, instance_name, force=False, only_failed=False):
     resync = Resync(config, [instance], force=force, only_failed=only_failed, batch_size=len(keys) or 1, concurrency=1)
     report = resync.run(iter_course_runs(course_keys=keys, chunk_size=len(keys) or 1))[instance_name]
     log.info(
-        "Richie resync instance=%s sent=%d unchanged=%d failed=%d requests=%d",
-        instance_name, report.sent, report.unchanged, report.failed, report.requests,
+        "Richie resync instance=%s sent=%d unchanged=%d failed=%d busy=%d requests=%d",
+        instance_name, report.sent, report.unchanged, report.failed, report.busy, report.requests,
     )
     for course_id, detail in report.failures:
         log.error("Richie resync of course %s to %r failed: %s", course_id, instance_name, detail)
     return {"sent": report.sent, "unchanged": report.unchanged, "failed": report.failed}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+@set_code_owner_attribute
+def sweep_richie_sync():
+    """
+    Re-queue overdue pending deliveries and retry transient failures; run it every few minutes with beat.
+
+    Nothing else is needed for a lost task, a killed worker or an hours-long Richie outage to
+    end with Richie up to date.
+    """
+    config = get_config()
+    return sweep(config.pending_grace, config.retry_failed_after)
+
+
+def sweep(pending_grace, retry_failed_after):
+    """Queue what is overdue; return the counts. Also ``sync_courses_to_richie --pending --async``."""
+    from .signals import enqueue  # pylint: disable=import-outside-toplevel
+
+    queued = retried = 0
+    failed = []
+    if retry_failed_after is not None:
+        failed = CourseRunSyncState.objects.retry_due(retry_failed_after).values_list("course_id", "org", "instance")
+    for course_id, org, instance_name in list(failed):
+        generations = CourseRunSyncState.objects.request(course_id, org, [instance_name], timezone.now())
+        retried += len(generations) - len(enqueue(course_id, generations))
+    rows = CourseRunSyncState.objects.due(pending_grace).values_list("course_id", "instance", "generation")
+    for course_id, instance_name, generation in list(rows):
+        queued += not enqueue(course_id, {instance_name: generation})
+    log.info("Richie sync sweep: %d failed deliveries retried, %d pending deliveries queued.", retried, queued)
+    return {"queued": queued, "retried": retried}
 
 
 def log_delivery(course_id, instance, delivery, attempt):
@@ -106,3 +207,4 @@ def log_delivery(course_id, instance, delivery, attempt):
         delivery.duration * 1000,
         "" if delivery.ok else f" answer={delivery.describe()!r}",
     )
+

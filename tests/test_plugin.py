@@ -9,6 +9,7 @@ from edx_django_utils.plugins import add_plugins, get_plugin_apps
 from opaque_keys.edx.keys import CourseKey
 from xmodule.modulestore.django import COURSE_PUBLISHED
 
+from openedx_richie_sync.models import CourseRunSyncState
 from openedx_richie_sync.signals import course_published
 
 APP = "openedx_richie_sync.apps.RichieSyncConfig"
@@ -60,11 +61,16 @@ def test_publish_enqueues_after_commit_one_task_per_instance(settings, published
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         COURSE_PUBLISHED.send_robust(sender=None, course_key=key)
     assert published_tasks == [] and len(callbacks) == 1
+    # The intent is recorded in the publish transaction itself, before anything is queued.
+    assert sorted(CourseRunSyncState.objects.filter(status="pending").values_list("instance", "generation")) == [
+        ("catalog", 1), ("partner", 1)
+    ]
     callbacks[0]()
     assert [(t["task"], t["args"]) for t in published_tasks] == [
-        ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "catalog"]),
-        ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "partner"]),
+        ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "catalog", 1]),
+        ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "partner", 1]),
     ]
+    assert all(task["headers"]["eta"] for task in published_tasks)  # the coalescing window
     assert "topsecret" not in repr(published_tasks)
 
 
@@ -84,6 +90,6 @@ def test_ccx_and_library_keys_are_ignored(settings, published_tasks, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         COURSE_PUBLISHED.send_robust(sender=None, course_key=parsed)
     if "branch" in key:  # a branch is dropped, the run itself is synced
-        assert [t["args"] for t in published_tasks] == [["course-v1:DemoX+Demo101+2026", "catalog"]]
+        assert [t["args"] for t in published_tasks] == [["course-v1:DemoX+Demo101+2026", "catalog", 1]]
     else:
         assert published_tasks == []

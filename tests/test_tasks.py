@@ -118,12 +118,12 @@ def test_org_allow_list(settings, receiver, course):  # pylint: disable=unused-a
     assert receiver.requests == []
 
 
-def test_missing_course_and_removed_instance_are_skipped(richie_sync, receiver, caplog):  # pylint: disable=unused-argument
+def test_missing_course_and_removed_instance_send_nothing(richie_sync, receiver, caplog):  # pylint: disable=unused-argument
     with caplog.at_level(logging.WARNING, logger="openedx_richie_sync"):
-        assert run_task("course-v1:DemoX+Gone+2026") == "skipped"
+        assert run_task("course-v1:DemoX+Gone+2026") == "unchanged"  # Richie never had it: nothing to hide
         assert run_task(instance="removed") == "skipped"
     assert receiver.requests == []
-    assert "does not exist" in caplog.text and "'removed' is no longer configured" in caplog.text
+    assert "'removed' does not serve it" in caplog.text
 
 
 def test_no_secret_in_logs_even_at_debug(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument

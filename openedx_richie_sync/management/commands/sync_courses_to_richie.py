@@ -53,6 +53,8 @@ class Command(BaseCommand):
                             help="Only this Richie instance (repeatable; default: every enabled instance).")
         parser.add_argument("--force", action="store_true", help="Send even what Richie already has.")
         parser.add_argument("--failed", action="store_true", help="Only the course/instance pairs whose last delivery failed.")
+        parser.add_argument("--pending", action="store_true",
+                            help="Deliver what the publish path left pending (broker or worker down); with --async, queue it.")
         parser.add_argument("--dry-run", action="store_true", help="Print the payloads that would be sent (JSON lines); send nothing.")
         parser.add_argument("--check", action="store_true", help="Prove each instance's URL and secret with a harmless signed request.")
         parser.add_argument("--async", action="store_true", dest="use_celery", help="Queue Celery tasks instead of sending from this process.")
@@ -75,6 +77,8 @@ class Command(BaseCommand):
             raise CommandError("--batch-size and --concurrency must be at least 1.", returncode=2)
         if options["check"]:
             sys.exit(self._check(instances))
+        if options["pending"]:
+            sys.exit(self._pending(instances, options["use_celery"]))
         course_keys = self._course_keys(options["course_keys"] + options["course_ids"])
         if options["failed"]:
             course_keys = self._failed_keys(instances, course_keys)
@@ -132,6 +136,27 @@ class Command(BaseCommand):
         if course_keys:
             failed = failed.filter(course_id__in=course_keys)
         return sorted(set(failed.values_list("course_id", flat=True)), key=str)
+
+    def _pending(self, instances, use_celery):
+        """Deliver (or queue) every due pending delivery; exit status 1 if one failed."""
+        from ...tasks import deliver, sweep  # pylint: disable=import-outside-toplevel
+
+        if use_celery:
+            counts = sweep(pending_grace=0, retry_failed_after=None)
+            self.stdout.write(f"Queued {counts['queued']} pending deliveries.")
+            return 0
+        names = [instance.name for instance in instances]
+        rows = CourseRunSyncState.objects.due().filter(instance__in=names).values_list("course_id", "instance", "generation")
+        outcomes = {}
+        for course_id, name, generation in list(rows):
+            outcome = deliver(course_id, name, generation).result
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if outcome in ("failed", "retrying"):
+                error = CourseRunSyncState.objects.get(course_id=course_id, instance=name).last_error
+                self.stdout.write(f"  FAILED {course_id} → {name}: {error}")
+        summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing was pending"
+        self.stdout.write(f"Pending deliveries: {summary}.")
+        return 1 if {"failed", "retrying"} & set(outcomes) else 0
 
     def _check(self, instances):
         """Exit status 0 when every instance accepts a signed empty list."""
