@@ -191,12 +191,13 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
     def release(self, token):
         self.filter(lease_token=token).update(lease_token="", lease_until=None)
 
-    def due(self, grace_seconds=0):
-        """Pending rows whose delivery should have happened ``grace_seconds`` ago and that nobody holds."""
+    def due(self, grace_seconds=None):
+        """Pending rows nobody holds; with ``grace_seconds``, only those overdue by that much."""
         now = timezone.now()
-        return self.filter(status=SyncStatus.PENDING, due_at__lte=now - timedelta(seconds=grace_seconds)).filter(
-            _lease_free(now)
-        )
+        rows = self.filter(status=SyncStatus.PENDING).filter(_lease_free(now))
+        if grace_seconds is not None:
+            rows = rows.filter(due_at__lte=now - timedelta(seconds=grace_seconds))
+        return rows
 
     def retry_due(self, after_seconds):
         """Failed rows that may succeed later (Richie was down), last tried ``after_seconds`` ago."""

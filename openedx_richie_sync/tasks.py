@@ -38,8 +38,8 @@ class Outcome:
 
 
 def lease_seconds(instance):
-    """Longer than any one request can take, so that a lease never expires under a live delivery."""
-    return 2 * instance.timeout + 60
+    """Longer than one request can take (connect and read timeouts, plus margin) so it never expires under it."""
+    return 3 * instance.timeout + 10
 
 
 def deliver(course_id, instance_name, generation, force=False):

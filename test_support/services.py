@@ -71,13 +71,14 @@ class RedisServer:
 class CeleryWorker:
     """A real Celery worker process of the stand-in CMS, consuming the platform's default CMS queue."""
 
-    def __init__(self, broker_url, richie_sync, database, queues="edx.cms.core.default", concurrency=2, extra_env=None):
+    def __init__(self, broker_url, richie_sync, database, queues="edx.cms.core.default", concurrency=2, extra_env=None, beat=False):
         self.broker_url = broker_url
         self.richie_sync = richie_sync
         self.database = database
         self.queues = queues
         self.concurrency = concurrency
         self.extra_env = extra_env or {}
+        self.beat = beat
         self.process = None
         self.output = []
         self._reader = None
@@ -105,6 +106,7 @@ class CeleryWorker:
                 sys.executable, "-m", "celery", "-A", "test_support.celery_app", "worker",
                 "-Q", self.queues, "-c", str(self.concurrency), "-P", "prefork", "-l", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"richie-test-{os.getpid()}@%h",
+                *(["--beat", "--schedule", self._log.name + ".beat"] if self.beat else []),
             ],
             cwd=ROOT,
             env=self.environment(),

@@ -82,6 +82,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
+# The sweep, as an operator schedules it with beat (the integration tests run beat every second).
+CELERY_BEAT_SCHEDULE = {
+    "richie-sync-sweep": {
+        "task": "openedx_richie_sync.tasks.sweep_richie_sync",
+        "schedule": float(os.environ.get("RICHIE_SYNC_SWEEP_EVERY", "300")),
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -10,7 +10,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...configuration import parse, raw_setting
+from ...configuration import get_config, parse, raw_setting
 from ...models import CourseRunSyncState, SyncStatus
 from ...platform_api import count_course_runs, course_run_key, iter_course_runs
 from ...delivery import SUCCESS, RichieClient
@@ -54,7 +54,8 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Send even what Richie already has.")
         parser.add_argument("--failed", action="store_true", help="Only the course/instance pairs whose last delivery failed.")
         parser.add_argument("--pending", action="store_true",
-                            help="Deliver what the publish path left pending (broker or worker down); with --async, queue it.")
+                            help="Deliver now what the publish path left pending (broker or worker down). "
+                                 "With --async: run the periodic sweep once (for cron where Celery beat does not run).")
         parser.add_argument("--dry-run", action="store_true", help="Print the payloads that would be sent (JSON lines); send nothing.")
         parser.add_argument("--check", action="store_true", help="Prove each instance's URL and secret with a harmless signed request.")
         parser.add_argument("--async", action="store_true", dest="use_celery", help="Queue Celery tasks instead of sending from this process.")
@@ -142,8 +143,9 @@ class Command(BaseCommand):
         from ...tasks import deliver, sweep  # pylint: disable=import-outside-toplevel
 
         if use_celery:
-            counts = sweep(pending_grace=0, retry_failed_after=None)
-            self.stdout.write(f"Queued {counts['queued']} pending deliveries.")
+            config = get_config()
+            counts = sweep(config.pending_grace, config.retry_failed_after)
+            self.stdout.write(f"Queued {counts['queued']} overdue deliveries; retrying {counts['retried']} failed ones.")
             return 0
         names = [instance.name for instance in instances]
         rows = CourseRunSyncState.objects.due().filter(instance__in=names).values_list("course_id", "instance", "generation")

@@ -1,0 +1,212 @@
+"""Durable intent, coalescing, ordering, retries, sweep, deletion and enrollment throttling (in-process)."""
+
+import logging
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+from opaque_keys.edx.keys import CourseKey
+from xmodule.modulestore.django import COURSE_DELETED, COURSE_PUBLISHED
+
+from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
+from openedx_richie_sync.resync import ItemResult
+from openedx_richie_sync.tasks import deliver, sweep, sync_course_run
+
+from .conftest import make_course
+
+pytestmark = pytest.mark.django_db
+COURSE = "course-v1:DemoX+Demo101+2026"
+LINK = f"https://lms.example.com/courses/{COURSE}/info"
+
+
+def publish(course_id=COURSE, callbacks=None, **fields):
+    make_course(course_id, **fields)
+    COURSE_PUBLISHED.send_robust(sender=None, course_key=CourseKey.from_string(course_id))
+
+
+def state(course_id=COURSE, instance="catalog"):
+    return CourseRunSyncState.objects.get(course_id=course_id, instance=instance)
+
+
+def test_intent_is_recorded_only_when_the_change_commits(richie_sync, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish()
+        assert state().status == SyncStatus.PENDING
+        raise RuntimeError("Studio's request failed")
+    assert not CourseRunSyncState.objects.exists()
+
+
+def test_a_burst_of_publishes_gives_one_delivery_with_the_latest_data(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    for language in ("fr", "de", "es"):
+        with django_capture_on_commit_callbacks(execute=True):
+            publish(language=language)
+    generations = [task["args"][2] for task in published_tasks]
+    assert generations == [1, 2, 3]
+    results = [sync_course_run.apply(args=task["args"]).get() for task in published_tasks]
+    assert results == ["superseded", "superseded", "sent"]
+    assert len(receiver.requests) == 1 and receiver.runs[LINK]["languages"] == ["es"]
+    assert state().status == SyncStatus.SYNCED
+
+
+def test_a_duplicate_or_late_message_sends_nothing(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    with django_capture_on_commit_callbacks(execute=True):
+        publish()
+    args = published_tasks[0]["args"]
+    assert sync_course_run.apply(args=args).get() == "sent"
+    assert sync_course_run.apply(args=args).get() == "unchanged"  # e.g. redelivered after a worker restart
+    assert len(receiver.requests) == 1
+
+
+def test_a_publish_that_changes_nothing_richie_shows_sends_nothing(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            publish(display_name="Renamed in Studio")  # not a field Richie reads
+        assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() in ("sent", "unchanged")
+    assert len(receiver.requests) == 1 and state().status == SyncStatus.SYNCED
+
+
+def test_two_deliveries_of_one_row_never_overlap(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    generation = CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())["catalog"]
+    token = CourseRunSyncState.objects.lease(state(), 60)  # another delivery is under way
+    outcome = deliver(COURSE, "catalog", generation)
+    assert outcome.result == "busy" and 0 < outcome.retry_in <= 5
+    assert receiver.requests == []
+    CourseRunSyncState.objects.release(token)
+    assert deliver(COURSE, "catalog", generation).result == "sent"
+
+
+def test_a_delivery_overtaken_by_a_newer_request_leaves_the_row_pending(richie_sync, course):  # pylint: disable=unused-argument
+    CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())
+    old = state()
+    token = CourseRunSyncState.objects.lease(old, 60)
+    CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())  # published meanwhile
+    CourseRunSyncState.objects.finish(
+        "catalog", [ItemResult(COURSE, "DemoX", True, "{}", "hash-of-old", 200, generation=old.generation, token=token)]
+    )
+    row = state()
+    assert row.status == SyncStatus.PENDING and row.generation == old.generation + 1
+    assert row.payload_hash == "hash-of-old" and row.lease_token == ""
+
+
+def test_transient_failures_retry_then_fail_retryable_then_the_sweep_recovers(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+    receiver.fail_next(100, status=503)
+    with caplog.at_level(logging.ERROR, logger="openedx_richie_sync"):
+        assert sync_course_run.apply(args=(COURSE, "catalog")).get() == "failed"
+    assert len(receiver.requests) == 1 + richie_sync["MAX_RETRIES"]
+    row = state()
+    assert (row.status, row.retryable, row.attempts, row.last_status) == (SyncStatus.FAILED, True, 4, 503)
+    assert "Richie failed internally" in row.last_error and "The sweep retries it" in caplog.text
+
+    receiver.reset()  # Richie is back
+    assert sweep(pending_grace=0, retry_failed_after=3600) == {"queued": 0, "retried": 0}  # not yet
+    CourseRunSyncState.objects.update(last_attempt_at=timezone.now() - timedelta(hours=2))
+    sweep(pending_grace=0, retry_failed_after=3600)
+    row = state()
+    assert row.status == SyncStatus.PENDING
+    assert sync_course_run.apply(args=(COURSE, "catalog", row.generation)).get() == "sent"
+    assert state().status == SyncStatus.SYNCED and LINK in receiver.runs
+
+
+def test_permanent_failures_are_left_to_operators(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    receiver.set_known_course_codes(set())
+    assert sync_course_run.apply(args=(COURSE, "catalog")).get() == "failed"
+    CourseRunSyncState.objects.update(last_attempt_at=timezone.now() - timedelta(days=1))
+    assert sweep(pending_grace=0, retry_failed_after=60)["retried"] == 0
+    row = state()
+    assert (row.status, row.retryable) == (SyncStatus.FAILED, False) and "Unknown course" in row.last_error
+
+
+def test_pending_left_by_a_broker_outage_is_delivered_by_the_command(richie_sync, receiver, settings, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    from test_support import celery_app  # pylint: disable=import-outside-toplevel
+
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            publish(language="fr")
+    finally:
+        celery_app.conf.broker_url = previous
+    assert state().status == SyncStatus.PENDING and receiver.requests == []
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("sync_courses_to_richie", "--pending", stdout=out)
+    assert exit_.value.code == 0 and "Pending deliveries: 1 sent." in out.getvalue()
+    assert receiver.runs[LINK]["languages"] == ["fr"] and state().status == SyncStatus.SYNCED
+
+
+def test_the_sweep_requeues_overdue_pending_rows_only(richie_sync, published_tasks, course):  # pylint: disable=unused-argument
+    CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now() - timedelta(minutes=10))
+    CourseRunSyncState.objects.request("course-v1:DemoX+Fresh+2026", "DemoX", ["catalog"], timezone.now())
+    assert sweep(pending_grace=300, retry_failed_after=None) == {"queued": 1, "retried": 0}
+    assert [task["args"] for task in published_tasks] == [[COURSE, "catalog", 1]]
+
+
+def test_deleted_course_is_hidden_then_shown_again_when_recreated(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+
+    with django_capture_on_commit_callbacks(execute=True):
+        publish()
+    sync_course_run.apply(args=published_tasks[-1]["args"]).get()
+    with django_capture_on_commit_callbacks(execute=True):
+        CourseOverview.objects.filter(id=CourseKey.from_string(COURSE)).delete()
+        COURSE_DELETED.send_robust(sender=None, course_key=CourseKey.from_string(COURSE))
+    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert receiver.requests[-1].json() == {"resource_link": LINK, "catalog_visibility": "hidden"}
+    assert receiver.runs[LINK]["catalog_visibility"] == "hidden"
+    with django_capture_on_commit_callbacks(execute=True):
+        publish()
+    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert receiver.runs[LINK]["catalog_visibility"] == "course_and_search"
+
+
+def test_enrollment_changes_are_throttled(richie_sync, receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync.signals import enrollment_changed  # pylint: disable=import-outside-toplevel
+    from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE  # pylint: disable=import-outside-toplevel
+
+    ENROLL_STATUS_CHANGE.connect(enrollment_changed, dispatch_uid="test-enrollment")  # the LMS connects it
+    try:
+        course = make_course()
+        sync_course_run.apply(args=(COURSE, "catalog")).get()  # Richie is up to date
+        with django_capture_on_commit_callbacks(execute=True):
+            for index in range(30):
+                user = django_user_model.objects.create(username=f"learner{index}")
+                CourseEnrollment.enroll(user, course.id)
+            CourseEnrollment.unenroll(user, course.id)
+        assert len(published_tasks) == 1  # one delivery for 31 changes
+        eta = published_tasks[0]["headers"]["eta"]
+        assert eta >= (state().last_success_at + timedelta(seconds=3599)).isoformat()[:19]
+        assert sync_course_run.apply(args=published_tasks[0]["args"]).get() == "sent"
+        assert receiver.runs[LINK]["enrollment_count"] == 29
+    finally:
+        ENROLL_STATUS_CHANGE.disconnect(dispatch_uid="test-enrollment")
+
+
+def test_enrollment_events_other_than_enroll_and_unenroll_are_ignored(richie_sync, published_tasks, course, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    from openedx_richie_sync.signals import enrollment_changed  # pylint: disable=import-outside-toplevel
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollment_changed(None, event="upgrade_start", course_id=course.id)
+        enrollment_changed(None, event="enroll", course_id=CourseKey.from_string("ccx-v1:DemoX+Demo101+2026+ccx@1"))
+    assert published_tasks == [] and not CourseRunSyncState.objects.exists()
+
+
+def test_resync_leaves_rows_being_delivered_to_the_publish_path(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    make_course("course-v1:DemoX+Other+2026")
+    CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())  # a publish is on its way
+    out = StringIO()
+    call_command("sync_courses_to_richie", stdout=out)
+    assert [item["resource_link"] for item in receiver.applied] == [LINK.replace("Demo101", "Other")]
+    assert "sent 1, unchanged 0, failed 0" in out.getvalue()
+    assert state().status == SyncStatus.PENDING
+
+
+def test_resync_skips_a_row_whose_generation_moved_before_its_lease(richie_sync, course):  # pylint: disable=unused-argument
+    CourseRunSyncState.objects.create(course_id=COURSE, org="DemoX", instance="catalog", status=SyncStatus.SYNCED, generation=4)
+    token, leased = CourseRunSyncState.objects.lease_rows("catalog", {COURSE: 3}, 60)
+    assert leased == set() and state().lease_token == ""
+    token, leased = CourseRunSyncState.objects.lease_rows("catalog", {COURSE: 4}, 60)
+    assert leased == {COURSE} and state().lease_token == token
