@@ -132,6 +132,13 @@ class CeleryWorker:
             raise RuntimeError("Celery worker did not start:\n" + "".join(self.output[-40:]))
         return self
 
+    def ensure_running(self):
+        """Restart the worker if it exited, as a process supervisor (Docker, Kubernetes, systemd) does."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+            return True
+        return False
+
     @property
     def log_text(self):
         return "".join(self.output)

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+import django
+
 from edx_django_utils.plugins import add_plugins, get_plugin_apps
 
 STANDINS = Path(__file__).resolve().parent / "openedx_standins"
@@ -72,6 +74,10 @@ DATABASES = {
         "OPTIONS": {"timeout": 30},
     }
 }
+if django.VERSION >= (5, 1):
+    # Several processes write (tests, Studio threads, worker, beat): take the write lock when a
+    # transaction starts, and let readers proceed beside a writer, as a server database would.
+    DATABASES["default"]["OPTIONS"].update({"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"})
 ATOMIC_REQUESTS = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 

@@ -40,18 +40,24 @@ def partner():
 def integration_settings(richie, partner):
     return {
         "INSTANCES": [
-            instance_settings("catalog", richie.url),
-            instance_settings("partner", partner.url, secret=PARTNER_SECRET),
+            instance_settings("catalog", richie.url, TIMEOUT=1),
+            instance_settings("partner", partner.url, secret=PARTNER_SECRET, TIMEOUT=1),
         ],
         "MAX_RETRIES": 4,
         "RETRY_BACKOFF": 0.2,
         "RETRY_BACKOFF_MAX": 1.0,
+        "COALESCE_SECONDS": 0.3,
+        "PENDING_GRACE": 1,
+        "RETRY_FAILED_AFTER": 2,
     }
 
 
 @pytest.fixture(scope="session")
 def worker(django_db_setup, django_db_blocker, redis_server, integration_settings):  # pylint: disable=unused-argument
-    process = CeleryWorker(redis_server.url, integration_settings, django_settings.DATABASES["default"]["NAME"])
+    process = CeleryWorker(
+        redis_server.url, integration_settings, django_settings.DATABASES["default"]["NAME"],
+        beat=True, extra_env={"RICHIE_SYNC_SWEEP_EVERY": "1"},
+    )
     process.start()
     yield process
     process.stop()
@@ -67,5 +73,26 @@ def live(worker, redis_server, richie, partner, integration_settings, settings, 
     partner.reset()
     if redis_server.process is None:
         redis_server.start()
+    worker.ensure_running()
     yield worker
     celery_app.conf.broker_url = previous
+
+
+FAULT_REPORT = []
+
+
+@pytest.fixture
+def fault_report():
+    """Rows of the fault-injection table printed at the end of the run (and quoted in the README)."""
+    return FAULT_REPORT
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FAULT_REPORT:
+        return
+    terminalreporter.write_sep("=", "fault injection: publishes, faults, deliveries, lost")
+    for row in FAULT_REPORT:
+        terminalreporter.write_line(
+            f"{row['case']:<42} publishes={row['publishes']:<4} faults={row['faults']:<4} "
+            f"requests={row['requests']:<4} lost={row['lost']}"
+        )
