@@ -90,9 +90,11 @@ def _request_and_enqueue(course_key):
     transaction.on_commit(partial(enqueue, str(key), generations, config.coalesce_seconds))
 
 
-def enqueue(course_id, generations, countdown=0):
+def enqueue(course_id, generations, countdown=0, force=False):
     """
     Queue one delivery task per ``{instance: generation}``; return the instances that could not be queued.
+
+    ``force`` sends even a payload Richie already accepted (the admin's "force resync").
 
     One short-lived broker connection without reconnection retries: a broker outage costs the
     request one refused connection. The rows stay pending, so the sweep will queue them.
@@ -107,7 +109,8 @@ def enqueue(course_id, generations, countdown=0):
     with sync_course_run.app.connection_for_write(**BROKER_FAILFAST) as connection:
         for name, generation in generations.items():
             try:
-                sync_course_run.apply_async(args=(course_id, name, generation), connection=connection, **options)
+                args = (course_id, name, generation, True) if force else (course_id, name, generation)
+                sync_course_run.apply_async(args=args, connection=connection, **options)
             except Exception as error:  # pylint: disable=broad-except
                 failed.append(name)
                 log.error(
