@@ -57,6 +57,12 @@ class Instance:
     enabled: bool = True
     verify_tls: bool | str = True
 
+    @property
+    def safe_url(self):
+        """The URL without any ``user:password@`` part, for messages."""
+        parts = urlsplit(self.url)
+        return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
+
     def serves(self, org):
         """Whether courses of ``org`` go to this instance (org allow-lists are case-insensitive)."""
         return self.enabled and (self.orgs is None or (org or "").lower() in self.orgs)
@@ -173,6 +179,17 @@ def _parse_instance(raw, index, problems):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             problems.append(Problem("error", "E004", f"{where} URL {url!r} is not an http(s) URL."))
             ok = False
+        elif parts.username or parts.password:
+            problems.append(
+                Problem(
+                    "error",
+                    "E004",
+                    f"{where} URL has credentials (user:password@): they would replace the signature in the "
+                    "Authorization header and Richie would answer 401.",
+                    "Remove them from URL; Richie authenticates the plugin by SECRET alone.",
+                )
+            )
+            ok = False
         else:
             if parts.scheme == "http" and not _is_loopback(parts.hostname):
                 problems.append(
@@ -222,6 +239,15 @@ def _parse_instance(raw, index, problems):
             Problem("error", "E009", f"{where}: ENABLED must be a boolean and VERIFY_TLS a boolean or a CA bundle path.")
         )
         ok = False
+    if verify_tls is False:
+        problems.append(
+            Problem(
+                "warning",
+                "W006",
+                f"{where} has VERIFY_TLS = False: anyone on the path can impersonate Richie.",
+                "Keep TLS verification on; for a private certificate authority set VERIFY_TLS to its CA bundle path.",
+            )
+        )
     if not ok or timeout is None:
         return None
     return Instance(

@@ -163,6 +163,11 @@ def classify(status, headers, body, url=""):
     return Delivery(PERMANENT, status, detail, hint)
 
 
+def _without_url(error, instance):
+    """An exception's text with the configured URL replaced by its safe form (no credentials)."""
+    return str(error).replace(instance.url, instance.safe_url)
+
+
 class RichieClient:
     """Signed POSTs to one Richie instance over a pooled keep-alive session."""
 
@@ -203,16 +208,16 @@ class RichieClient:
         except requests.Timeout as error:
             return Delivery(
                 TRANSIENT, None, f"timed out after {timeout:g}s ({type(error).__name__})",
-                f"Richie at {instance.url} is slow or unreachable: retrying. Raise TIMEOUT if it is just slow.",
+                f"Richie at {instance.safe_url} is slow or unreachable: retrying. Raise TIMEOUT if it is just slow.",
                 duration=time.monotonic() - started,
             )
         except requests.RequestException as error:
             return Delivery(
-                TRANSIENT, None, f"could not reach Richie ({type(error).__name__}: {truncate(error, 200)})",
-                f"Check that {instance.url} is reachable from this server (DNS, firewall, TLS): retrying.",
+                TRANSIENT, None, f"could not reach Richie ({type(error).__name__}: {truncate(_without_url(error, instance), 200)})",
+                f"Check that {instance.safe_url} is reachable from this server (DNS, firewall, TLS): retrying.",
                 duration=time.monotonic() - started,
             )
-        delivery = classify(response.status_code, response.headers, response.content, instance.url)
+        delivery = classify(response.status_code, response.headers, response.content, instance.safe_url)
         return replace(delivery, duration=time.monotonic() - started)
 
     def check(self):

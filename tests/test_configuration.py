@@ -36,6 +36,7 @@ def test_secret_is_not_in_repr():
     [
         ({**GOOD, "URL": ""}, "E004", "has no URL"),
         ({**GOOD, "URL": "ftp://richie/x"}, "E004", "not an http(s) URL"),
+        ({**GOOD, "URL": "https://me:pw@richie.example.com/api/v1.0/course-runs-sync"}, "E004", "has credentials"),
         ({key: value for key, value in GOOD.items() if key != "SECRET"}, "E005", "RICHIE_COURSE_RUN_SYNC_SECRETS"),
         ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course_id/info"}, "E006", "malformed"),
         ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course}/info"}, "E006", "unknown fields"),
@@ -149,3 +150,20 @@ def test_production_settings_read_env_tokens():
 def test_get_config_reads_django_settings(settings):
     settings.RICHIE_SYNC = {"INSTANCES": [GOOD], "MAX_RETRIES": 2}
     assert get_config().max_retries == 2
+
+
+def test_tls_verification_off_is_a_warning():
+    config, problems = parse({"INSTANCES": [{**GOOD, "VERIFY_TLS": False}]})
+    assert codes(problems) == ["W006"] and config.instances[0].verify_tls is False
+    config, problems = parse({"INSTANCES": [{**GOOD, "VERIFY_TLS": "/etc/ssl/private-ca.pem"}]})
+    assert problems == [] and config.instances[0].verify_tls == "/etc/ssl/private-ca.pem"
+
+
+def test_durability_knobs():
+    config, problems = parse(
+        {"INSTANCES": [GOOD], "COALESCE_SECONDS": 1, "ENROLLMENT_COUNT_INTERVAL": 600, "PENDING_GRACE": 60, "RETRY_FAILED_AFTER": 900}
+    )
+    assert problems == []
+    assert (config.coalesce_seconds, config.enrollment_count_interval, config.pending_grace, config.retry_failed_after) == (
+        1.0, 600.0, 60.0, 900.0
+    )

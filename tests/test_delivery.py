@@ -155,3 +155,12 @@ def test_backoff_is_jittered_capped_and_honours_retry_after():
     assert all(0 <= delay <= min(60, 2 * 2**retries) for retries, delay in enumerate(delays))
     assert len(set(delays)) == len(delays)
     assert backoff_delay(0, base=2, cap=60, retry_after=30, rng=rng) == 30
+
+
+def test_credentials_in_the_url_never_reach_messages(receiver):
+    url = receiver.url.replace("http://", "http://operator:Pa55word@")
+    instance = Instance(name="catalog", url=url, secret=SECRET, timeout=2.0)
+    assert instance.safe_url == receiver.url
+    down = Instance(name="down", url="http://operator:Pa55word@127.0.0.1:9/api/v1.0/course-runs-sync", secret=SECRET, timeout=1.0)
+    delivery = RichieClient(down).post(PAYLOAD)
+    assert delivery.outcome == TRANSIENT and "Pa55word" not in delivery.describe()

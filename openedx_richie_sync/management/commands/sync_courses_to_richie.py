@@ -166,14 +166,14 @@ class Command(BaseCommand):
         for instance in instances:
             delivery = RichieClient(instance).check()
             if delivery.outcome == SUCCESS:
-                self.stdout.write(f"{instance.name}: OK ({instance.url} accepted a signed request)")
+                self.stdout.write(f"{instance.name}: OK ({instance.safe_url} accepted a signed request)")
                 continue
             status = 1
             verdict = {401: "wrong secret", 403: "no signature received", 404: "missing endpoint"}.get(delivery.status)
             if verdict is None:
                 verdict = "redirect" if delivery.status and 300 <= delivery.status < 400 else (
                     "unreachable" if delivery.status is None else f"unexpected answer {delivery.status}")
-            self.stdout.write(f"{instance.name}: {verdict.upper()} — {instance.url}: {delivery.describe()}")
+            self.stdout.write(f"{instance.name}: {verdict.upper()} — {instance.safe_url}: {delivery.describe()}")
         return status
 
     def _enqueue(self, config, instances, course_keys, options):
