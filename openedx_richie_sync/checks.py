@@ -1,5 +1,8 @@
 """Django system checks: bad configuration is reported by ``manage.py check``, never by a crash."""
 
+import importlib.util
+
+from django.apps import apps
 from django.core import checks
 from django.utils.module_loading import import_string
 
@@ -43,3 +46,23 @@ def check_richie_sync_configuration(app_configs=None, **kwargs):  # pylint: disa
             )
         )
     return messages
+
+
+@checks.register()
+def check_earlier_plugin(app_configs=None, **kwargs):  # pylint: disable=unused-argument
+    """The earlier richie-openedx-sync plugin beside this one means double deliveries and a shadowed command."""
+    installed = apps.is_installed("richie_openedx_sync")
+    if not installed and importlib.util.find_spec("richie_openedx_sync") is None:
+        return []
+    return [
+        checks.Warning(
+            "The earlier richie-openedx-sync plugin is "
+            + ("installed and enabled" if installed else "installed")
+            + ": both plugins deliver every publish to Richie (double requests), and its "
+            "sync_courses_to_richie command shadows or is shadowed by this one (Django runs the first found).",
+            hint="openedx-richie-sync reads its settings (RICHIE_OPENEDX_SYNC_COURSE_HOOKS, site configuration, "
+            "language mapping) as they are: `pip uninstall richie-openedx-sync`, remove 'richie_openedx_sync' from "
+            "INSTALLED_APPS or OPENEDX_EXTRA_PIP_REQUIREMENTS, and restart.",
+            id="richie_sync.W007",
+        )
+    ]

@@ -23,7 +23,7 @@ RESOURCE_LINK_FIELDS = frozenset({"lms_root_url", "lms_base", "lms_domain", "cou
 ENROLLMENT_START_FALLBACKS = ("start", "none")
 
 INSTANCE_KEYS = frozenset(
-    {"NAME", "URL", "SECRET", "RESOURCE_LINK_TEMPLATE", "TIMEOUT", "ORGS", "ENABLED", "VERIFY_TLS"}
+    {"NAME", "URL", "SECRET", "RESOURCE_LINK_TEMPLATE", "TIMEOUT", "ORGS", "ENABLED", "VERIFY_TLS", "SEND_PRICES"}
 )
 GLOBAL_KEYS = frozenset(
     {
@@ -56,6 +56,7 @@ class Instance:
     orgs: frozenset | None = None
     enabled: bool = True
     verify_tls: bool | str = True
+    send_prices: bool = False
 
     @property
     def safe_url(self):
@@ -234,9 +235,13 @@ def _parse_instance(raw, index, problems):
             orgs = frozenset(org.lower() for org in orgs)
     enabled = raw.get("ENABLED", True)
     verify_tls = raw.get("VERIFY_TLS", True)
-    if not isinstance(enabled, bool) or not isinstance(verify_tls, (bool, str)):
+    send_prices = raw.get("SEND_PRICES", False)
+    if not isinstance(enabled, bool) or not isinstance(send_prices, bool) or not isinstance(verify_tls, (bool, str)):
         problems.append(
-            Problem("error", "E009", f"{where}: ENABLED must be a boolean and VERIFY_TLS a boolean or a CA bundle path.")
+            Problem(
+                "error", "E009",
+                f"{where}: ENABLED and SEND_PRICES must be booleans, VERIFY_TLS a boolean or a CA bundle path.",
+            )
         )
         ok = False
     if verify_tls is False:
@@ -259,6 +264,7 @@ def _parse_instance(raw, index, problems):
         orgs=orgs,
         enabled=enabled,
         verify_tls=verify_tls,
+        send_prices=send_prices,
     )
 
 
@@ -372,11 +378,128 @@ def _parse_languages(raw, problems):
     return result
 
 
+LEGACY_DEFAULT_TEMPLATE = "https://{lms_domain}/courses/{course_id}/info"
+
+
+def from_legacy(hooks, language_mapping=None, include_payment_fields=False):
+    """
+    ``RICHIE_SYNC``-shaped settings from the earlier ``richie-openedx-sync`` plugin's.
+
+    Its ``RICHIE_OPENEDX_SYNC_COURSE_HOOKS`` items (``url``, ``secret``, ``timeout``,
+    ``resource_link_template`` with ``{lms_domain}`` and ``{course_id}``) become instances named
+    after their host, so that their sync state survives restarts.
+    """
+    instances, names = [], set()
+    for hook in hooks or []:
+        if not isinstance(hook, dict):
+            instances.append(hook)  # reported by parse() as an invalid instance
+            continue
+        host = urlsplit(str(hook.get("url", ""))).hostname or "richie"
+        name, index = host, 2
+        while name in names:
+            name, index = f"{host}-{index}", index + 1
+        names.add(name)
+        timeout = hook.get("timeout", 5)
+        try:
+            timeout = float(timeout)
+        except (TypeError, ValueError):
+            pass  # parse() reports it
+        instances.append(
+            {
+                "NAME": name,
+                "URL": hook.get("url"),
+                "SECRET": hook.get("secret"),
+                "TIMEOUT": timeout,
+                "RESOURCE_LINK_TEMPLATE": hook.get("resource_link_template") or LEGACY_DEFAULT_TEMPLATE,
+                "SEND_PRICES": bool(include_payment_fields),
+            }
+        )
+    raw = {"INSTANCES": instances}
+    if language_mapping:
+        raw["LANGUAGE_MAPPING"] = dict(language_mapping)
+    return raw
+
+
 def raw_setting():
-    """The raw setting (``settings/production.py`` already folded ``ENV_TOKENS`` into it)."""
-    return getattr(settings, "RICHIE_SYNC", None)
+    """
+    The raw setting (``settings/production.py`` already folded ``ENV_TOKENS`` into it).
+
+    Without ``RICHIE_SYNC`` instances, the settings of the earlier ``richie-openedx-sync`` plugin
+    are read with the same meaning, so that replacing that plugin needs no configuration change.
+    """
+    raw = getattr(settings, "RICHIE_SYNC", None)
+    if isinstance(raw, dict) and raw.get("INSTANCES"):
+        return raw
+    hooks = getattr(settings, "RICHIE_OPENEDX_SYNC_COURSE_HOOKS", None)
+    if not hooks:
+        return raw
+    legacy = from_legacy(
+        hooks,
+        getattr(settings, "RICHIE_OPENEDX_SYNC_LANGUAGE_MAPPING", None),
+        getattr(settings, "RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS", False),
+    )
+    if isinstance(raw, dict):  # global knobs of RICHIE_SYNC still apply to the legacy instances
+        legacy.update({key: value for key, value in raw.items() if key != "INSTANCES"})
+    return legacy
 
 
 def get_config():
     """The usable configuration; invalid instances are left out (``manage.py check`` says why)."""
     return parse(raw_setting())[0]
+
+
+@dataclass(frozen=True)
+class OrgPolicy:
+    """
+    What an organisation's site configuration changes (key ``RICHIE_SYNC``, or the earlier plugin's).
+
+    ``instances`` None: the global instances whose ORGS admit the organisation.
+    """
+
+    enabled: bool = True
+    instances: tuple | None = None  # names of global instances, or Instance objects of its own
+    send_prices: bool | None = None
+    lms_root_url: str | None = None
+
+
+def parse_org_policy(org, values, root_scheme="https"):
+    """
+    The ``OrgPolicy`` of ``org`` from its site-configuration values (pure), and problems.
+
+    ``values`` holds the org's ``RICHIE_SYNC``, ``RICHIE_OPENEDX_SYNC_COURSE_HOOKS``,
+    ``RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS``, ``LMS_ROOT_URL`` and ``LMS_BASE`` values (None
+    when unset). ``RICHIE_SYNC`` may hold ``ENABLED`` (False excludes the organisation),
+    ``INSTANCES`` (names of instances declared in settings, so that secrets stay out of the
+    database; or full instance dicts) and ``SEND_PRICES``.
+    """
+    problems = []
+    lms_root_url = values.get("LMS_ROOT_URL") or (f"{root_scheme}://{values['LMS_BASE']}" if values.get("LMS_BASE") else None)
+    own = values.get("RICHIE_SYNC")
+    legacy_hooks = values.get("RICHIE_OPENEDX_SYNC_COURSE_HOOKS")
+    legacy_prices = values.get("RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS")
+    if not isinstance(own, dict):
+        if own is not None:
+            problems.append(Problem("error", "E020", f"Site configuration of {org}: RICHIE_SYNC must be a dict."))
+        own = {}
+    if own.get("ENABLED") is False:
+        return OrgPolicy(enabled=False, lms_root_url=lms_root_url), problems
+    instances = None
+    raw_instances = own.get("INSTANCES")
+    if raw_instances is None and legacy_hooks:
+        raw_instances = from_legacy(legacy_hooks, include_payment_fields=bool(legacy_prices))["INSTANCES"]
+    if raw_instances is not None:
+        instances = []
+        for index, item in enumerate(raw_instances if isinstance(raw_instances, (list, tuple)) else [raw_instances]):
+            if isinstance(item, str):
+                instances.append(item)
+            else:
+                instance = _parse_instance(item, index, problems)
+                if instance is not None:
+                    instances.append(instance)
+        instances = tuple(instances)
+    send_prices = own.get("SEND_PRICES", legacy_prices)
+    return OrgPolicy(
+        instances=instances,
+        send_prices=None if send_prices is None else bool(send_prices),
+        lms_root_url=lms_root_url,
+    ), [Problem(p.level, p.code, f"Site configuration of {org}: {p.message}", p.hint) for p in problems]

@@ -7,6 +7,7 @@ platform's CourseOverview, and :func:`build_payload` turns it into a dict for on
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from functools import lru_cache
 
 from django.utils.module_loading import import_string
@@ -41,6 +42,7 @@ class CourseRun:
     catalog_visibility: str | None = None
     enrollment_count: int = 0
     lms_root_url: str = ""
+    modes: tuple | None = None  # (slug, min_price, currency) of each course mode, when prices are sent
 
 
 def iso_datetime(value):
@@ -75,6 +77,41 @@ def resource_link(run, instance):
     return link
 
 
+FREE_MODES_WITH_CERTIFICATE = frozenset({"honor"})
+
+
+def _decimal(amount):
+    return f"{Decimal(amount):.2f}"
+
+
+def price_fields(modes):
+    """
+    Richie's offer and price fields from the course's modes (``(slug, min_price, currency)``).
+
+    No paid mode: the course and its certificate are free. Free and paid modes: the course is
+    free (``partially_free`` when the free mode gives no certificate, like ``audit``) and the
+    certificate costs the cheapest paid mode. Only paid modes: the course costs the cheapest one
+    and the certificate comes with it. A currency is sent only with a price (Richie rejects it
+    alone); prices that do not apply are cleared, since Richie keeps fields a sync omits.
+    """
+    free = [mode for mode in modes if not mode[1]]
+    paid = sorted((mode for mode in modes if mode[1]), key=lambda mode: mode[1])
+    fields = {"price": None, "certificate_price": None}
+    if not paid:
+        fields.update(offer="free", certificate_offer="free")
+    elif free:
+        certificate = any(mode[0] in FREE_MODES_WITH_CERTIFICATE for mode in free)
+        fields.update(
+            offer="free" if certificate else "partially_free",
+            certificate_offer="paid",
+            certificate_price=_decimal(paid[0][1]),
+            price_currency=paid[0][2].upper(),
+        )
+    else:
+        fields.update(offer="paid", price=_decimal(paid[0][1]), price_currency=paid[0][2].upper(), certificate_offer="free")
+    return fields
+
+
 def hidden_payload(run, instance):
     """
     What to send for a course that no longer exists in Open edX: hide its run in Richie.
@@ -105,6 +142,8 @@ def build_payload(run, instance, config):
         "enrollment_count": max(int(run.enrollment_count or 0), 0),
         "catalog_visibility": richie_visibility(run.catalog_visibility),
     }
+    if instance.send_prices and run.modes is not None:
+        payload.update(price_fields(run.modes))
     return apply_hook(payload, run, instance, config)
 
 

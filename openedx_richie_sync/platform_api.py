@@ -36,7 +36,30 @@ def lms_root_url():
     return getattr(settings, "LMS_ROOT_URL", "") or ""
 
 
-def _snapshot(overview, enrollment_count):
+ORG_SITE_KEYS = (
+    "RICHIE_SYNC",
+    "RICHIE_OPENEDX_SYNC_COURSE_HOOKS",
+    "RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS",
+    "LMS_ROOT_URL",
+    "LMS_BASE",
+)
+
+
+def org_site_values(org):
+    """The site-configuration values this plugin reads for ``org`` (None when unset)."""
+    from openedx.core.djangoapps.site_configuration import helpers  # pylint: disable=import-outside-toplevel
+
+    return {name: helpers.get_value_for_org(org, name, None) for name in ORG_SITE_KEYS}
+
+
+def course_modes(course_key):
+    """``(slug, min_price, currency)`` of each selectable, unexpired mode of the course."""
+    from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
+
+    return tuple((mode.slug, mode.min_price, mode.currency) for mode in CourseMode.modes_for_course(course_id=course_key))
+
+
+def _snapshot(overview, enrollment_count, root_url=None, modes=None):
     return CourseRun(
         course_id=str(overview.id),
         org=overview.org or overview.id.org,
@@ -47,7 +70,8 @@ def _snapshot(overview, enrollment_count):
         language=overview.language,
         catalog_visibility=overview.catalog_visibility,
         enrollment_count=enrollment_count,
-        lms_root_url=lms_root_url(),
+        lms_root_url=root_url or lms_root_url(),
+        modes=modes,
     )
 
 
@@ -57,12 +81,13 @@ def active_enrollment_count(course_key):
     return CourseEnrollment.objects.filter(course_id=course_key, is_active=True).count()
 
 
-def load_course_run(course_id):
+def load_course_run(course_id, root_url=None, with_modes=False):
     """
     The current state of ``course_id`` (a string), or None when the course does not exist.
 
     ``get_from_id`` rebuilds an outdated overview from the modulestore, so a task that runs after
-    a publish always reads what was published.
+    a publish always reads what was published. ``root_url``: the organisation's LMS URL;
+    ``with_modes``: read the course modes too (for prices).
     """
     from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
         CourseOverview,
@@ -75,7 +100,8 @@ def load_course_run(course_id):
         overview = CourseOverview.get_from_id(course_key)
     except CourseOverview.DoesNotExist:
         return None
-    return _snapshot(overview, active_enrollment_count(course_key))
+    modes = course_modes(course_key) if with_modes else None
+    return _snapshot(overview, active_enrollment_count(course_key), root_url, modes)
 
 
 def _enrollment_counts(first_key, last_key):

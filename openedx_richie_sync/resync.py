@@ -14,7 +14,7 @@ split until the item that causes it is isolated.
 import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils import timezone
 
@@ -30,6 +30,8 @@ from .delivery import (
 )
 from .models import CourseRunSyncState, SyncStatus
 from .payload import PayloadError, build_payload
+from .platform_api import course_modes, course_run_key
+from .routing import Router
 from .signing import payload_hash, serialize
 
 log = logging.getLogger(__name__)
@@ -214,11 +216,13 @@ class Resync:
     """
 
     def __init__(
-        self, config, instances, *, force=False, only_failed=False, dry_run=False,
+        self, config, names=None, *, force=False, only_failed=False, dry_run=False,
         batch_size=100, concurrency=4, on_progress=None, emit=print, sleep=time.sleep,
     ):
         self.config = config
-        self.instances = list(instances)
+        self.names = None if names is None else set(names)
+        self.router = Router(config)
+        self.sleep = sleep
         self.force = force
         self.only_failed = only_failed
         self.dry_run = dry_run
@@ -226,13 +230,33 @@ class Resync:
         self.concurrency = max(int(concurrency), 1)
         self.on_progress = on_progress or (lambda done: None)
         self.emit = emit
-        self.senders = {
-            instance.name: BatchSender(instance, config, concurrency=self.concurrency, sleep=sleep)
-            for instance in self.instances
-        }
-        self.reports = {instance.name: InstanceReport(instance.name) for instance in self.instances}
-        self.unrecorded = {instance.name: [] for instance in self.instances}
-        self.tokens = set()
+        self.senders, self.reports, self.unrecorded, self.tokens = {}, {}, {}, set()
+        for instance in config.instances:  # the summary lists every selected instance, even idle ones
+            if instance.enabled and (self.names is None or instance.name in self.names):
+                self._open(instance)
+
+    def _open(self, instance):
+        """Sender and report of an instance, created when its first course shows up."""
+        if instance.name not in self.senders:
+            self.senders[instance.name] = BatchSender(instance, self.config, concurrency=self.concurrency, sleep=self.sleep)
+            self.reports[instance.name] = InstanceReport(instance.name)
+            self.unrecorded[instance.name] = []
+        return instance
+
+    def _route(self, runs):
+        """``[(instance, runs)]``: each run under every instance that serves its organisation."""
+        groups = {}
+        for run in runs:
+            route = self.router.for_org(run.org)
+            for instance in route.instances:
+                if self.names is not None and instance.name not in self.names:
+                    continue
+                routed = run
+                if route.lms_root_url != run.lms_root_url or (instance.send_prices and run.modes is None):
+                    modes = course_modes(course_run_key(run.course_id)) if instance.send_prices else run.modes
+                    routed = replace(run, lms_root_url=route.lms_root_url, modes=modes)
+                groups.setdefault(instance.name, (self._open(instance), []))[1].append(routed)
+        return list(groups.values())
 
     def run(self, chunks):
         done = 0
@@ -240,8 +264,8 @@ class Resync:
             with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="richie-sync") as pool:
                 in_flight = {}
                 for runs in chunks:
-                    for instance in self.instances:
-                        for items in self._batches(instance, runs):
+                    for instance, instance_runs in self._route(runs):
+                        for items in self._batches(instance, instance_runs):
                             sender = self.senders[instance.name]
                             if sender.aborted:
                                 self._record(instance.name, sender.send(items)[0])
@@ -269,7 +293,6 @@ class Resync:
         left to it; so is a row whose generation moves before we lease it.
         """
         report = self.reports[instance.name]
-        runs = [run for run in runs if instance.serves(run.org)]
         states = CourseRunSyncState.objects.states_by_course(instance.name, [run.course_id for run in runs])
         now = timezone.now()
         candidates = []  # Prepared items to send, ItemResults of payloads that cannot be built

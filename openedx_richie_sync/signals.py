@@ -17,6 +17,7 @@ from django.utils import timezone
 from .configuration import get_config
 from .models import CourseRunSyncState
 from .platform_api import course_run_key
+from .routing import Router
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def enrollment_changed(sender, event=None, course_id=None, **kwargs):  # pylint:
         return
     try:
         config = get_config()
-        names = [instance.name for instance in config.instances_for_org(key.org)]
+        names = Router(config).for_org(key.org).names()
         if not names:
             return
         now = timezone.now()
@@ -76,7 +77,7 @@ def _request_and_enqueue(course_key):
         return
     try:
         config = get_config()
-        names = [instance.name for instance in config.instances_for_org(key.org)]
+        names = Router(config).for_org(key.org).names()
         if not names:
             return
         due = timezone.now() + timedelta(seconds=config.coalesce_seconds)

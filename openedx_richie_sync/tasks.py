@@ -16,14 +16,16 @@ from dataclasses import dataclass
 
 from celery import shared_task
 from django.utils import timezone
-from edx_django_utils.monitoring import set_code_owner_attribute
+from edx_django_utils.monitoring import set_code_owner_attribute, set_custom_attribute
 
 from .configuration import get_config
 from .delivery import SUCCESS, TRANSIENT, backoff_delay, client_for
 from .models import CourseRunSyncState, SyncStatus
 from .payload import CourseRun, PayloadError, hidden_payload
-from .platform_api import course_run_key, iter_course_runs, lms_root_url, load_course_run
+from .platform_api import course_run_key, iter_course_runs, load_course_run
 from .resync import ItemResult, Prepared, Resync, prepare
+from .routing import Router
+from .toggles import deliveries_paused
 from .signing import payload_hash, serialize
 
 log = logging.getLogger(__name__)
@@ -49,40 +51,44 @@ def deliver(course_id, instance_name, generation, force=False):
     A plain function (the task and ``sync_courses_to_richie --pending`` call it): it never
     schedules anything itself, it says when to retry.
     """
-    config = get_config()
-    instance = config.instance(instance_name)
-    if instance is None:
-        log.warning(
-            "Richie sync of course %s skipped: instance %r is no longer configured or is disabled.",
-            course_id, instance_name,
-        )
-        return Outcome("skipped")
+    if deliveries_paused():
+        return Outcome("paused")  # the row stays pending: the sweep delivers it once resumed
     state = CourseRunSyncState.objects.filter(course_id=course_id, instance=instance_name).first()
     if state is None or state.generation != generation:
         return Outcome("superseded")  # a newer request has its own delivery
     if state.status != SyncStatus.PENDING and not force:
         return Outcome("unchanged")  # already delivered (by a resync, or a duplicate message)
+    config = get_config()
+    route = Router(config).for_org(state.org)
+    instance = route.get(instance_name)
+    if instance is None:
+        log.warning(
+            "Richie sync of course %s skipped: instance %r no longer serves organisation %r "
+            "(removed, disabled, ORGS or site configuration).", course_id, instance_name, state.org,
+        )
+        CourseRunSyncState.objects.filter(pk=state.pk, generation=generation).update(
+            status=SyncStatus.FAILED, retryable=False, last_error=f"Instance {instance_name!r} no longer serves {state.org!r}."
+        )
+        return Outcome("skipped")
     token = CourseRunSyncState.objects.lease(state, lease_seconds(instance))
     if token is None:
         return Outcome("busy", retry_in=2 + random.uniform(0, 3))
     try:
-        return _deliver_leased(state, token, instance, config, force)
+        return _deliver_leased(state, token, instance, route, config, force)
     except BaseException:
         CourseRunSyncState.objects.release(token)
         raise
 
 
-def _deliver_leased(state, token, instance, config, force):
+def _deliver_leased(state, token, instance, route, config, force):
     course_id, name = state.course_id, instance.name
-    run = load_course_run(course_id)
+    run = load_course_run(course_id, route.lms_root_url, with_modes=instance.send_prices)
     try:
-        if run is not None and not instance.serves(run.org):
-            raise PayloadError(f"Course {course_id}: instance {name!r} no longer serves organisation {run.org!r} (ORGS).")
         if run is None:
             if not state.payload_hash:  # deleted before Richie ever had it: nothing to hide
                 CourseRunSyncState.objects.finish_unchanged(state, token)
                 return Outcome("unchanged")
-            run = CourseRun(course_id=course_id, org=state.org, lms_root_url=lms_root_url())
+            run = CourseRun(course_id=course_id, org=state.org, lms_root_url=route.lms_root_url)
             payload = hidden_payload(run, instance)
             item = Prepared(course_id, state.org, payload, serialize(payload), "", state.attempts, state.generation, token)
             item.payload_hash = payload_hash(item.body)
@@ -130,12 +136,14 @@ def sync_course_run(self, course_id, instance_name, generation=None, force=False
     """
     if generation is None:
         key = course_run_key(course_id)
-        instance = get_config().instance(instance_name)
-        if key is None or instance is None or not instance.serves(key.org):
+        if key is None or Router().instance(instance_name, key.org) is None:
             log.warning("Richie sync of course %s skipped: instance %r does not serve it.", course_id, instance_name)
             return "skipped"
         generation = CourseRunSyncState.objects.request(course_id, key.org, [instance_name], timezone.now())[instance_name]
     outcome = deliver(course_id, instance_name, generation, force=force)
+    set_custom_attribute("richie_sync.course_id", course_id)
+    set_custom_attribute("richie_sync.instance", instance_name)
+    set_custom_attribute("richie_sync.outcome", outcome.result)
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in, max_retries=None)
     return outcome.result
@@ -145,14 +153,15 @@ def sync_course_run(self, course_id, instance_name, generation=None, force=False
 @set_code_owner_attribute
 def sync_course_runs(course_ids, instance_name, force=False, only_failed=False):
     """Resync a batch of courses to one instance (``sync_courses_to_richie --async``)."""
-    config = get_config()
-    instance = config.instance(instance_name)
-    if instance is None:
-        log.warning("Richie resync of %d courses skipped: instance %r is not configured.", len(course_ids), instance_name)
+    if deliveries_paused():
+        log.warning("Richie resync of %d courses to %r skipped: deliveries are paused.", len(course_ids), instance_name)
         return None
     keys = [key for key in map(course_run_key, course_ids) if key is not None]
-    resync = Resync(config, [instance], force=force, only_failed=only_failed, batch_size=len(keys) or 1, concurrency=1)
-    report = resync.run(iter_course_runs(course_keys=keys, chunk_size=len(keys) or 1))[instance_name]
+    resync = Resync(get_config(), [instance_name], force=force, only_failed=only_failed, batch_size=len(keys) or 1, concurrency=1)
+    report = resync.run(iter_course_runs(course_keys=keys, chunk_size=len(keys) or 1)).get(instance_name)
+    if report is None:
+        log.warning("Richie resync of %d courses skipped: instance %r is not configured.", len(course_ids), instance_name)
+        return None
     log.info(
         "Richie resync instance=%s sent=%d unchanged=%d failed=%d busy=%d requests=%d",
         instance_name, report.sent, report.unchanged, report.failed, report.busy, report.requests,
@@ -171,6 +180,9 @@ def sweep_richie_sync():
     Nothing else is needed for a lost task, a killed worker or an hours-long Richie outage to
     end with Richie up to date.
     """
+    if deliveries_paused():
+        log.info("Richie sync sweep skipped: deliveries are paused (waffle switch richie_sync.pause_deliveries).")
+        return {"paused": True}
     config = get_config()
     return sweep(config.pending_grace, config.retry_failed_after)
 

@@ -72,13 +72,13 @@ DATABASES = {
         "NAME": DATABASE_PATH,
         "TEST": {"NAME": DATABASE_PATH},
         "OPTIONS": {"timeout": 30},
+        "ATOMIC_REQUESTS": True,  # as the platform does
     }
 }
 if django.VERSION >= (5, 1):
     # Several processes write (tests, Studio threads, worker, beat): take the write lock when a
     # transaction starts, and let readers proceed beside a writer, as a server database would.
     DATABASES["default"]["OPTIONS"].update({"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"})
-ATOMIC_REQUESTS = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 # Celery as the CMS configures it: tasks go to edx.cms.core.default unless routed.

@@ -9,12 +9,15 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
 
 from ...configuration import get_config, parse, raw_setting
 from ...models import CourseRunSyncState, SyncStatus
 from ...platform_api import count_course_runs, course_run_key, iter_course_runs
 from ...delivery import SUCCESS, RichieClient
 from ...resync import Resync
+from ...routing import Router
+from ...toggles import deliveries_paused
 
 MAX_LISTED_FAILURES = 50
 DEFAULT_BATCH_SIZE = 50
@@ -58,6 +61,7 @@ class Command(BaseCommand):
                                  "With --async: run the periodic sweep once (for cron where Celery beat does not run).")
         parser.add_argument("--dry-run", action="store_true", help="Print the payloads that would be sent (JSON lines); send nothing.")
         parser.add_argument("--check", action="store_true", help="Prove each instance's URL and secret with a harmless signed request.")
+        parser.add_argument("--status", action="store_true", help="Counts of course runs per state and instance; sends nothing.")
         parser.add_argument("--async", action="store_true", dest="use_celery", help="Queue Celery tasks instead of sending from this process.")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                             help=f"Course runs per request (default {DEFAULT_BATCH_SIZE}; Richie spends ~90 ms on each changed run).")
@@ -73,11 +77,19 @@ class Command(BaseCommand):
                 self.stderr.write(f"Configuration error: {problem.message} {problem.hint}".rstrip())
             self.stderr.write("Fix RICHIE_SYNC (see `./manage.py cms check`), then run again.")
             sys.exit(2)
+        if options["status"]:
+            sys.exit(self._status(options["instances"]))
         instances = self._instances(config, options["instances"])
         if options["batch_size"] < 1 or options["concurrency"] < 1:
             raise CommandError("--batch-size and --concurrency must be at least 1.", returncode=2)
         if options["check"]:
             sys.exit(self._check(instances))
+        if deliveries_paused() and not options["dry_run"]:
+            raise CommandError(
+                "Deliveries to Richie are paused (waffle switch richie_sync.pause_deliveries). Turn the switch off "
+                "in the Django admin (Waffle > Switches); what changed meanwhile is pending and is delivered then.",
+                returncode=2,
+            )
         if options["pending"]:
             sys.exit(self._pending(instances, options["use_celery"]))
         course_keys = self._course_keys(options["course_keys"] + options["course_ids"])
@@ -92,7 +104,7 @@ class Command(BaseCommand):
         total = count_course_runs(course_keys, options["orgs"])
         progress = Progress(self.stderr, total, self.stderr.isatty() and not options["no_progress"] and not options["dry_run"])
         resync = Resync(
-            config, instances, force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
+            config, [instance.name for instance in instances] if options["instances"] else None, force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
             batch_size=options["batch_size"], concurrency=options["concurrency"], on_progress=progress,
             emit=self.stdout.write,
         )
@@ -138,6 +150,25 @@ class Command(BaseCommand):
             failed = failed.filter(course_id__in=course_keys)
         return sorted(set(failed.values_list("course_id", flat=True)), key=str)
 
+    def _status(self, names):
+        """Counts per instance and state; exit 1 when anything failed."""
+        rows = CourseRunSyncState.objects.all()
+        if names:
+            rows = rows.filter(instance__in=names)
+        counts = {}
+        for instance, status, count in rows.values_list("instance", "status").annotate(n=Count("id")).order_by():
+            counts.setdefault(instance, {})[status] = count
+        if not counts:
+            self.stdout.write("No course run has been synchronized yet.")
+            return 0
+        statuses = [choice.value for choice in SyncStatus]
+        self.stdout.write(f"{'instance':<24}" + "".join(f"{status:>10}" for status in statuses))
+        for instance in sorted(counts):
+            self.stdout.write(f"{instance:<24}" + "".join(f"{counts[instance].get(status, 0):>10}" for status in statuses))
+        if deliveries_paused():
+            self.stdout.write("Deliveries are PAUSED (waffle switch richie_sync.pause_deliveries).")
+        return 1 if any(instance.get(SyncStatus.FAILED) for instance in counts.values()) else 0
+
     def _pending(self, instances, use_celery):
         """Deliver (or queue) every due pending delivery; exit status 1 if one failed."""
         from ...tasks import deliver, sweep  # pylint: disable=import-outside-toplevel
@@ -180,12 +211,18 @@ class Command(BaseCommand):
         from ...tasks import sync_course_runs  # pylint: disable=import-outside-toplevel
 
         task_options = {"queue": config.celery_queue} if config.celery_queue else {}
+        names = {instance.name for instance in instances} if options["instances"] else None
+        router = Router(config)
         queued = 0
         for runs in iter_course_runs(course_keys, options["orgs"], chunk_size=options["batch_size"]):
-            for instance in instances:
-                ids = [run.course_id for run in runs if instance.serves(run.org)]
+            by_instance = {}
+            for run in runs:
+                for name in router.for_org(run.org).names():
+                    if names is None or name in names:
+                        by_instance.setdefault(name, []).append(run.course_id)
+            for name, ids in by_instance.items():
                 if ids:
-                    sync_course_runs.apply_async(args=(ids, instance.name, options["force"], options["failed"]), **task_options)
+                    sync_course_runs.apply_async(args=(ids, name, options["force"], options["failed"]), **task_options)
                     queued += 1
         self.stdout.write(f"Queued {queued} Celery task(s); follow them in the worker logs or with --failed afterwards.")
 

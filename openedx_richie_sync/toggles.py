@@ -1,0 +1,20 @@
+"""Runtime switches, changed in the Django admin (Waffle › Switches) without a deploy."""
+
+from edx_toggles.toggles import WaffleSwitch
+
+# .. toggle_name: richie_sync.pause_deliveries
+# .. toggle_implementation: WaffleSwitch
+# .. toggle_default: False
+# .. toggle_description: Pauses every delivery to Richie (publish path, sweep and resync command)
+#   while Richie is under maintenance. Changes made meanwhile are recorded as pending and delivered
+#   by the sweep (or `sync_courses_to_richie --pending`) once the switch is turned off.
+# .. toggle_use_cases: temporary
+# .. toggle_creation_date: 2026-11-28
+# .. toggle_target_removal_date: None
+# .. toggle_warning: Turning it on for good stops the catalog from following Studio; prefer
+#   ENABLED: False on an instance to stop one Richie site.
+PAUSE_DELIVERIES = WaffleSwitch("richie_sync.pause_deliveries", __name__)
+
+
+def deliveries_paused():
+    return PAUSE_DELIVERIES.is_enabled()
