@@ -1,6 +1,7 @@
 """Runtime switches, changed in the Django admin (Waffle › Switches) without a deploy."""
 
 from edx_toggles.toggles import WaffleSwitch
+from waffle import switch_is_active  # pylint: disable=invalid-django-waffle-import
 
 # .. toggle_name: richie_sync.pause_deliveries
 # .. toggle_implementation: WaffleSwitch
@@ -17,4 +18,9 @@ PAUSE_DELIVERIES = WaffleSwitch("richie_sync.pause_deliveries", __name__)
 
 
 def deliveries_paused():
-    return PAUSE_DELIVERIES.is_enabled()
+    """
+    Read the switch itself, not ``WaffleSwitch.is_enabled``: that caches the value in the request
+    cache, which nothing clears in a Celery worker or a long command, so turning the switch off
+    would not resume them.
+    """
+    return switch_is_active(PAUSE_DELIVERIES.name)

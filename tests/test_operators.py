@@ -1,0 +1,240 @@
+"""Operators' features: multi-site routing, the earlier plugin's settings, prices, pause switch, checks, --status."""
+
+import sys
+from io import StringIO
+
+import pytest
+from django.contrib.sites.models import Site
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from openedx_richie_sync.checks import check_earlier_plugin, check_richie_sync_configuration
+from openedx_richie_sync.configuration import from_legacy, get_config, parse
+from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
+from openedx_richie_sync.payload import price_fields
+from openedx_richie_sync.routing import Router
+from openedx_richie_sync.tasks import sweep, sync_course_run
+
+from .conftest import SECRET, instance_settings, make_course
+
+pytestmark = pytest.mark.django_db
+
+
+def site_configuration(org, **values):
+    from openedx.core.djangoapps.site_configuration.models import SiteConfiguration  # pylint: disable=import-outside-toplevel
+
+    site = Site.objects.create(domain=f"{org.lower()}.example.com", name=org)
+    return SiteConfiguration.objects.create(site=site, enabled=True, site_values={"course_org_filter": [org], **values})
+
+
+@pytest.fixture
+def two_instances(settings, receiver, second_receiver):
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [
+            instance_settings("catalog", receiver.url),
+            instance_settings("partner", second_receiver.url, secret="other-secret", ENABLED=True, ORGS=["nobody"]),
+        ],
+        "MAX_RETRIES": 0,
+    }
+    return settings.RICHIE_SYNC
+
+
+def link(course_id, root="https://lms.example.com"):
+    return f"{root}/courses/{course_id}/info"
+
+
+# -- multi-site -------------------------------------------------------------------------------
+
+
+def test_org_without_site_configuration_uses_global_instances(two_instances):  # pylint: disable=unused-argument
+    assert Router().for_org("DemoX").names() == ["catalog"]
+
+
+def test_org_can_name_its_own_instances(two_instances, receiver, second_receiver):
+    site_configuration("OrgA", RICHIE_SYNC={"INSTANCES": ["partner"]})
+    make_course("course-v1:OrgA+A1+2026")
+    assert Router().for_org("OrgA").names() == ["partner"]  # even though partner's ORGS do not list it
+    assert sync_course_run.apply(args=("course-v1:OrgA+A1+2026", "partner")).get() == "sent"
+    assert sync_course_run.apply(args=("course-v1:OrgA+A1+2026", "catalog")).get() == "skipped"
+    assert list(second_receiver.runs) == [link("course-v1:OrgA+A1+2026")] and receiver.requests == []
+
+
+def test_org_can_be_excluded(two_instances, receiver):
+    site_configuration("OrgB", RICHIE_SYNC={"ENABLED": False})
+    make_course("course-v1:OrgB+B1+2026")
+    make_course("course-v1:DemoX+D1+2026")
+    out = StringIO()
+    call_command("sync_courses_to_richie", stdout=out)
+    assert list(receiver.runs) == [link("course-v1:DemoX+D1+2026")]
+
+
+def test_org_with_its_own_instance_and_lms_url(settings, receiver, second_receiver):
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    site_configuration(
+        "OrgC",
+        LMS_ROOT_URL="https://learn.orgc.example.org",
+        RICHIE_SYNC={"INSTANCES": [{"NAME": "orgc-richie", "URL": second_receiver.url, "SECRET": "other-secret"}]},
+    )
+    make_course("course-v1:OrgC+C1+2026")
+    out = StringIO()
+    call_command("sync_courses_to_richie", stdout=out)
+    assert receiver.requests == []
+    assert list(second_receiver.runs) == [link("course-v1:OrgC+C1+2026", "https://learn.orgc.example.org")]
+    assert "orgc-richie: sent 1" in out.getvalue()
+
+
+def test_lms_base_uses_the_platform_scheme(two_instances, receiver):
+    site_configuration("OrgD", LMS_BASE="orgd.example.net")
+    make_course("course-v1:OrgD+X+2026")
+    sync_course_run.apply(args=("course-v1:OrgD+X+2026", "catalog")).get()
+    assert list(receiver.runs) == [link("course-v1:OrgD+X+2026", "https://orgd.example.net")]
+
+
+def test_unknown_instance_name_in_site_configuration_is_logged(two_instances, caplog):  # pylint: disable=unused-argument
+    site_configuration("OrgE", RICHIE_SYNC={"INSTANCES": ["nope"]})
+    assert Router().for_org("OrgE").names() == []
+    assert "names Richie instance 'nope', which RICHIE_SYNC does not define" in caplog.text
+
+
+# -- drop-in migration from richie-openedx-sync ------------------------------------------------
+
+
+LEGACY_HOOK = {
+    "secret": SECRET,
+    "url": "REPLACED",
+    "timeout": "6",
+    "resource_link_template": "https://{lms_domain}/courses/{course_id}/info",
+}
+
+
+def test_legacy_settings_are_read_when_richie_sync_is_absent(settings, receiver):
+    del settings.RICHIE_SYNC
+    settings.RICHIE_OPENEDX_SYNC_COURSE_HOOKS = [{**LEGACY_HOOK, "url": receiver.url}]
+    settings.RICHIE_OPENEDX_SYNC_LANGUAGE_MAPPING = {"es-419": "es-mx"}
+    config = get_config()
+    (instance,) = config.instances
+    assert (instance.name, instance.timeout, instance.secret) == ("127.0.0.1", 6.0, SECRET)
+    make_course(language="es-419")
+    assert sync_course_run.apply(args=("course-v1:DemoX+Demo101+2026", "127.0.0.1")).get() == "sent"
+    run = receiver.runs[link("course-v1:DemoX+Demo101+2026")]
+    assert run["languages"] == ["es-mx"]
+
+
+def test_legacy_hook_names_are_unique_and_stable():
+    raw = from_legacy([{"url": "https://a.example.com/x", "secret": "s"}, {"url": "https://a.example.com/y", "secret": "t"}])
+    assert [item["NAME"] for item in raw["INSTANCES"]] == ["a.example.com", "a.example.com-2"]
+    assert raw["INSTANCES"][0]["RESOURCE_LINK_TEMPLATE"] == "https://{lms_domain}/courses/{course_id}/info"
+    config, problems = parse(raw)
+    assert [p.code for p in problems if p.level == "error"] == [] and len(config.instances) == 2
+
+
+def test_legacy_per_org_hooks_and_payment_fields(settings, receiver, second_receiver):
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    site_configuration(
+        "OrgL",
+        RICHIE_OPENEDX_SYNC_COURSE_HOOKS=[{**LEGACY_HOOK, "url": second_receiver.url, "secret": "other-secret"}],
+        RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS=True,
+    )
+    route = Router().for_org("OrgL")
+    assert route.names() == ["127.0.0.1"] and route.instances[0].send_prices
+
+
+# -- prices ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "modes, expected",
+    [
+        ([("honor", 0, "usd")], {"offer": "free", "certificate_offer": "free", "price": None, "certificate_price": None}),
+        ([("audit", 0, "usd")], {"offer": "free", "certificate_offer": "free", "price": None, "certificate_price": None}),
+        (
+            [("audit", 0, "usd"), ("verified", 49, "usd"), ("professional", 99, "usd")],
+            {"offer": "partially_free", "certificate_offer": "paid", "certificate_price": "49.00", "price_currency": "USD", "price": None},
+        ),
+        (
+            [("honor", 0, "eur"), ("verified", 30, "eur")],
+            {"offer": "free", "certificate_offer": "paid", "certificate_price": "30.00", "price_currency": "EUR", "price": None},
+        ),
+        (
+            [("professional", 250, "usd"), ("verified", 120, "usd")],
+            {"offer": "paid", "price": "120.00", "price_currency": "USD", "certificate_offer": "free", "certificate_price": None},
+        ),
+    ],
+)
+def test_price_table(modes, expected):
+    assert price_fields(modes) == expected
+
+
+def test_prices_are_sent_only_when_enabled(settings, receiver, course):
+    from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
+
+    CourseMode.objects.create(course_id=course.id, mode_slug="audit", mode_display_name="Audit", min_price=0)
+    CourseMode.objects.create(course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49, currency="eur")
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    sync_course_run.apply(args=(str(course.id), "catalog")).get()
+    assert "offer" not in receiver.runs[link(str(course.id))]
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url, SEND_PRICES=True)]}
+    sync_course_run.apply(args=(str(course.id), "catalog")).get()
+    run = receiver.runs[link(str(course.id))]
+    assert (run["offer"], run["certificate_offer"], run["certificate_price"], run["price_currency"]) == (
+        "partially_free", "paid", "49.00", "EUR"
+    )
+
+
+# -- pause switch ----------------------------------------------------------------------------------
+
+
+def test_pause_keeps_changes_pending_then_delivers_them(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    from waffle.testutils import override_switch  # pylint: disable=import-outside-toplevel
+
+    with override_switch("richie_sync.pause_deliveries", active=True):
+        assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "paused"
+        assert CourseRunSyncState.objects.get().status == SyncStatus.PENDING
+        with pytest.raises(CommandError, match="paused"):
+            call_command("sync_courses_to_richie", stdout=StringIO())
+        assert sweep_task_result() == {"paused": True}
+    assert receiver.requests == []
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("sync_courses_to_richie", "--pending", stdout=out)
+    assert "1 sent" in out.getvalue() and len(receiver.requests) == 1
+
+
+def sweep_task_result():
+    from openedx_richie_sync.tasks import sweep_richie_sync  # pylint: disable=import-outside-toplevel
+
+    return sweep_richie_sync.apply().get()
+
+
+# -- checks and status -------------------------------------------------------------------------------
+
+
+def test_earlier_plugin_installed_is_warned(tmp_path, monkeypatch):
+    assert check_earlier_plugin() == []
+    (tmp_path / "richie_openedx_sync").mkdir()
+    (tmp_path / "richie_openedx_sync" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (warning,) = check_earlier_plugin()
+    assert warning.id == "richie_sync.W007" and "double requests" in warning.msg and "pip uninstall" in warning.hint
+    sys.modules.pop("richie_openedx_sync", None)
+
+
+def test_status_counts_per_instance(richie_sync, receiver):  # pylint: disable=unused-argument
+    make_course("course-v1:DemoX+Ok+2026")
+    make_course("course-v1:DemoX+Orphan+2026")
+    receiver.set_known_course_codes({"OK"})
+    with pytest.raises(SystemExit):
+        call_command("sync_courses_to_richie", stdout=StringIO())
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("sync_courses_to_richie", "--status", stdout=out)
+    assert exit_.value.code == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["instance", "pending", "synced", "failed"]
+    assert lines[1].split() == ["catalog", "0", "1", "1"]
+
+
+def test_system_check_is_clean_for_legacy_settings(settings):
+    del settings.RICHIE_SYNC
+    settings.RICHIE_OPENEDX_SYNC_COURSE_HOOKS = [{**LEGACY_HOOK, "url": "https://richie.example.com/api/v1.0/course-runs-sync/"}]
+    assert check_richie_sync_configuration() == []
