@@ -56,6 +56,11 @@ def main():
             return 1
         time.sleep(0.5)  # let the worker write its last log lines
         show(receiver, worker)
+        print("\n== ./manage.py cms sync_courses_to_richie --status")
+        try:
+            call_command("sync_courses_to_richie", "--status")
+        except SystemExit:
+            pass  # exit status 1: one course failed, as intended
     finally:
         worker.stop()
         redis.stop()
