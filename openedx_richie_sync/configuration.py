@@ -12,6 +12,7 @@ skips invalid instances so that one typo never stops delivery to the healthy one
 """
 
 import ipaddress
+import json
 import string
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -223,7 +224,10 @@ def _parse_instance(raw, index, problems):
         )
         ok = False
     template = raw.get("RESOURCE_LINK_TEMPLATE", DEFAULT_RESOURCE_LINK_TEMPLATE)
-    if not isinstance(template, str) or not _check_template(template, where, problems):
+    if not isinstance(template, str):
+        problems.append(Problem("error", "E006", f"{where} RESOURCE_LINK_TEMPLATE must be a string, got {template!r}."))
+        ok = False
+    elif not _check_template(template, where, problems):
         ok = False
     timeout = _number(raw.get("TIMEOUT", 10), f"{where} TIMEOUT", problems, "E007", minimum=0.1)
     orgs = raw.get("ORGS")
@@ -347,7 +351,7 @@ def _parse_languages(raw, problems):
 
     result = {}
     default = raw.get("DEFAULT_LANGUAGE", "en")
-    if default not in RICHIE_LANGUAGE_CODES:
+    if not isinstance(default, str) or default not in RICHIE_LANGUAGE_CODES:
         problems.append(
             Problem(
                 "error",
@@ -362,7 +366,10 @@ def _parse_languages(raw, problems):
     if not isinstance(mapping, dict):
         problems.append(Problem("error", "E014", "RICHIE_SYNC['LANGUAGE_MAPPING'] must be a dict."))
         return result
-    bad = {source: target for source, target in mapping.items() if target not in RICHIE_LANGUAGE_CODES}
+    bad = {
+        source: target for source, target in mapping.items()
+        if not isinstance(target, str) or target not in RICHIE_LANGUAGE_CODES
+    }
     if bad:
         problems.append(
             Problem(
@@ -412,11 +419,18 @@ def from_legacy(hooks, language_mapping=None, include_payment_fields=False):
                 "TIMEOUT": timeout,
                 "RESOURCE_LINK_TEMPLATE": hook.get("resource_link_template") or LEGACY_DEFAULT_TEMPLATE,
                 "SEND_PRICES": bool(include_payment_fields),
+                # HTTP basic auth would replace the signature header: reported as an ignored key.
+                **({"auth_user": "(ignored)"} if "auth_user" in hook else {}),
             }
         )
     raw = {"INSTANCES": instances}
+    if isinstance(language_mapping, str):  # a JSON string, as some YAML files hold it
+        try:
+            language_mapping = json.loads(language_mapping)
+        except ValueError:
+            language_mapping = {"<RICHIE_OPENEDX_SYNC_LANGUAGE_MAPPING is not valid JSON>": None}
     if language_mapping:
-        raw["LANGUAGE_MAPPING"] = dict(language_mapping)
+        raw["LANGUAGE_MAPPING"] = language_mapping  # parse() reports a value that is not a dict
     return raw
 
 
@@ -479,7 +493,7 @@ def parse_org_policy(org, values, root_scheme="https"):
     legacy_prices = values.get("RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS")
     if not isinstance(own, dict):
         if own is not None:
-            problems.append(Problem("error", "E020", f"Site configuration of {org}: RICHIE_SYNC must be a dict."))
+            problems.append(Problem("error", "E020", "RICHIE_SYNC must be a dict."))
         own = {}
     if own.get("ENABLED") is False:
         return OrgPolicy(enabled=False, lms_root_url=lms_root_url), problems

@@ -211,6 +211,13 @@ class RichieClient:
                 f"Richie at {instance.safe_url} is slow or unreachable: retrying. Raise TIMEOUT if it is just slow.",
                 duration=time.monotonic() - started,
             )
+        except requests.exceptions.SSLError as error:
+            return Delivery(
+                PERMANENT, None, f"TLS verification failed ({truncate(_without_url(error, instance), 200)})",
+                f"The certificate of {instance.safe_url} is not trusted: renew it, or set VERIFY_TLS to the bundle "
+                "of the certificate authority that signed it.",
+                duration=time.monotonic() - started,
+            )
         except requests.RequestException as error:
             return Delivery(
                 TRANSIENT, None, f"could not reach Richie ({type(error).__name__}: {truncate(_without_url(error, instance), 200)})",

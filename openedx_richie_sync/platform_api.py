@@ -125,6 +125,11 @@ def _enrollment_counts(first_key, last_key):
     return {row["key"]: row["count"] for row in rows}
 
 
+def course_orgs():
+    """The organisations that have courses (to find instances declared in site configuration)."""
+    return list(_overviews(None, None).order_by().values_list("org", flat=True).distinct())
+
+
 def count_course_runs(course_keys=None, orgs=None):
     return _overviews(course_keys, orgs).count()
 

@@ -13,6 +13,7 @@ numbers: JSON, no secret.
 import logging
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
@@ -121,6 +122,10 @@ def _deliver_leased(state, token, instance, route, config, force):
             course_id, name, item.attempts + 1, delivery.describe(), config.retry_failed_after // 60, name,
         )
     CourseRunSyncState.objects.finish(name, [result])
+    if retry_in is not None:  # the sweep must not re-queue it before its retry is due
+        CourseRunSyncState.objects.filter(pk=state.pk, generation=state.generation).update(
+            due_at=timezone.now() + timedelta(seconds=retry_in)
+        )
     if delivery.outcome == SUCCESS:
         return Outcome("sent")
     return Outcome("retrying", retry_in) if retry_in is not None else Outcome("failed")

@@ -81,15 +81,15 @@ if django.VERSION >= (5, 1):
     DATABASES["default"]["OPTIONS"].update({"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"})
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
-# Celery as the CMS configures it: tasks go to edx.cms.core.default unless routed.
-CELERY_BROKER_URL = os.environ.get("RICHIE_SYNC_BROKER_URL", "memory://")
-CELERY_TASK_DEFAULT_QUEUE = "edx.cms.core.default" if PROJECT_TYPE == "cms.djangoapp" else "edx.lms.core.default"
-CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_IGNORE_RESULT = True
+# Celery as the platform configures it: ``config_from_object("django.conf:settings")`` without a
+# namespace, so the old upper-case setting names. Tasks go to edx.cms.core.default unless routed.
+BROKER_URL = os.environ.get("RICHIE_SYNC_BROKER_URL", "memory://")
+CELERY_DEFAULT_QUEUE = "edx.cms.core.default" if PROJECT_TYPE == "cms.djangoapp" else "edx.lms.core.default"
+CELERY_ACKS_LATE = True
+CELERYD_PREFETCH_MULTIPLIER = 1
+CELERY_IGNORE_RESULT = True
 # The sweep, as an operator schedules it with beat (the integration tests run beat every second).
-CELERY_BEAT_SCHEDULE = {
+CELERYBEAT_SCHEDULE = {
     "richie-sync-sweep": {
         "task": "openedx_richie_sync.tasks.sweep_richie_sync",
         "schedule": float(os.environ.get("RICHIE_SYNC_SWEEP_EVERY", "300")),

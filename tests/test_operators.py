@@ -238,3 +238,67 @@ def test_system_check_is_clean_for_legacy_settings(settings):
     del settings.RICHIE_SYNC
     settings.RICHIE_OPENEDX_SYNC_COURSE_HOOKS = [{**LEGACY_HOOK, "url": "https://richie.example.com/api/v1.0/course-runs-sync/"}]
     assert check_richie_sync_configuration() == []
+
+
+def test_command_finds_instances_declared_only_in_site_configuration(settings, receiver):
+    settings.RICHIE_SYNC = {"INSTANCES": []}
+    site_configuration("OrgS", RICHIE_SYNC={"INSTANCES": [{"NAME": "orgs-richie", "URL": receiver.url, "SECRET": SECRET}]})
+    make_course("course-v1:OrgS+S1+2026")
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("sync_courses_to_richie", "--check", stdout=out)
+    assert exit_.value.code == 0 and out.getvalue().startswith("orgs-richie: OK")
+    out = StringIO()
+    call_command("sync_courses_to_richie", stdout=out)
+    assert "orgs-richie: sent 1" in out.getvalue() and len(receiver.runs) == 1
+
+
+def test_legacy_language_mapping_as_json_and_basic_auth_are_handled(settings):
+    del settings.RICHIE_SYNC
+    settings.RICHIE_OPENEDX_SYNC_COURSE_HOOKS = [
+        {**LEGACY_HOOK, "url": "https://richie.example.com/api/v1.0/course-runs-sync/", "auth_user": "u", "auth_pass": "p"}
+    ]
+    settings.RICHIE_OPENEDX_SYNC_LANGUAGE_MAPPING = '{"es-419": "es"}'
+    config = get_config()
+    assert config.language_mapping == (("es-419", "es"),)
+    (warning,) = check_richie_sync_configuration()
+    assert warning.id == "richie_sync.W002" and "auth_user" in warning.msg
+    assert "p" not in [value for value in warning.msg.split("'")]
+
+
+def test_production_settings_read_the_earlier_plugin_settings_from_env_tokens():
+    from openedx_richie_sync.settings import production  # pylint: disable=import-outside-toplevel
+
+    class Settings:
+        ENV_TOKENS = {"RICHIE_OPENEDX_SYNC_COURSE_HOOKS": [LEGACY_HOOK], "RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS": True}
+
+    production.plugin_settings(Settings)
+    assert Settings.RICHIE_OPENEDX_SYNC_COURSE_HOOKS == [LEGACY_HOOK] and Settings.RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS
+
+
+def test_dry_run_wins_over_async(richie_sync, receiver, published_tasks):  # pylint: disable=unused-argument
+    make_course()
+    out = StringIO()
+    call_command("sync_courses_to_richie", "--dry-run", "--async", stdout=out)
+    assert published_tasks == [] and receiver.requests == []
+    assert '"instance":"catalog"' in out.getvalue()
+
+
+def test_a_retrying_delivery_is_not_due_for_the_sweep_before_its_retry(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
+    from django.utils import timezone  # pylint: disable=import-outside-toplevel
+
+    generation = CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], timezone.now())["catalog"]
+    receiver.fail_next(1, status=503)
+    outcome = deliver(str(course.id), "catalog", generation)
+    assert outcome.result == "retrying"
+    row = CourseRunSyncState.objects.get()
+    assert row.status == SyncStatus.PENDING and row.due_at > timezone.now()
+    assert not CourseRunSyncState.objects.due(grace_seconds=0).exists()
+
+
+def test_tls_failure_is_permanent_with_advice(settings, receiver, course):
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url.replace("http://", "https://"))]}
+    assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
+    row = CourseRunSyncState.objects.get()
+    assert row.retryable is False and "TLS verification failed" in row.last_error and "VERIFY_TLS" in row.last_error

@@ -8,5 +8,14 @@ def plugin_settings(settings):
     Recent platforms already set top-level YAML keys as settings; this keeps older ones working.
     """
     env_tokens = getattr(settings, "ENV_TOKENS", None) or {}
-    if "RICHIE_SYNC" in env_tokens:
-        settings.RICHIE_SYNC = env_tokens["RICHIE_SYNC"]
+    for name in LEGACY_SETTINGS + ("RICHIE_SYNC",):
+        if name in env_tokens:
+            setattr(settings, name, env_tokens[name])
+
+
+# The earlier richie-openedx-sync plugin's settings, read when RICHIE_SYNC has no instance.
+LEGACY_SETTINGS = (
+    "RICHIE_OPENEDX_SYNC_COURSE_HOOKS",
+    "RICHIE_OPENEDX_SYNC_LANGUAGE_MAPPING",
+    "RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS",
+)

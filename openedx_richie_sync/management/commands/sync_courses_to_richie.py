@@ -13,7 +13,7 @@ from django.db.models import Count
 
 from ...configuration import get_config, parse, raw_setting
 from ...models import CourseRunSyncState, SyncStatus
-from ...platform_api import count_course_runs, course_run_key, iter_course_runs
+from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_runs
 from ...delivery import SUCCESS, RichieClient
 from ...resync import Resync
 from ...routing import Router
@@ -46,6 +46,9 @@ class Progress:
 
 class Command(BaseCommand):
     help = "Synchronize course runs to the configured Richie instances (all courses when none is given)."
+    # The command checks RICHIE_SYNC itself and exits with status 2 and the problems (the system
+    # checks would stop it with status 1 before it could say which instance is wrong).
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("course_keys", nargs="*", metavar="COURSE_KEY", help="Courses to sync (default: all).")
@@ -98,7 +101,7 @@ class Command(BaseCommand):
             if not course_keys:
                 self.stdout.write("No failed course run to resync.")
                 return
-        if options["use_celery"]:
+        if options["use_celery"] and not options["dry_run"]:
             self._enqueue(config, instances, course_keys, options)
             return
         total = count_course_runs(course_keys, options["orgs"])
@@ -117,12 +120,20 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _instances(self, config, names):
-        enabled = [instance for instance in config.instances if instance.enabled]
+        """The selected instances: global ones, plus those that organisations declare in site configuration."""
+        enabled = {instance.name: instance for instance in config.instances if instance.enabled}
+        router = Router(config)
+        for org in course_orgs():
+            for instance in router.for_org(org).instances:
+                enabled.setdefault(instance.name, instance)
         if not names:
             if not enabled:
-                raise CommandError("No enabled Richie instance in RICHIE_SYNC['INSTANCES'].", returncode=2)
-            return enabled
-        known = {instance.name: instance for instance in enabled}
+                raise CommandError(
+                    "No enabled Richie instance: none in RICHIE_SYNC['INSTANCES'] nor in any organisation's "
+                    "site configuration.", returncode=2,
+                )
+            return list(enabled.values())
+        known = enabled
         unknown = [name for name in names if name not in known]
         if unknown:
             raise CommandError(
@@ -231,8 +242,9 @@ class Command(BaseCommand):
         rate = total / elapsed if elapsed > 0 else 0
         self.stdout.write(f"{total} course run(s) in {elapsed:.2f}s ({rate:.0f}/s)")
         for report in reports.values():
+            busy = f", left to deliveries under way {report.busy}" if report.busy else ""
             self.stdout.write(
-                f"  {report.name}: sent {report.sent}, unchanged {report.unchanged}, failed {report.failed} "
+                f"  {report.name}: sent {report.sent}, unchanged {report.unchanged}, failed {report.failed}{busy} "
                 f"({report.requests} HTTP requests)"
             )
             if report.aborted:
