@@ -50,10 +50,7 @@ def enrollment_changed(sender, event=None, course_id=None, **kwargs):  # pylint:
     if key is None:
         return
     try:
-        config = get_config()
-        names = Router(config).for_org(key.org).names()
-        if not names:
-            return
+        config, names = _routed(key)
         now = timezone.now()
         last_success = dict(
             CourseRunSyncState.objects.filter(course_id=str(key), instance__in=names).values_list("instance", "last_success_at")
@@ -70,14 +67,19 @@ def enrollment_changed(sender, event=None, course_id=None, **kwargs):  # pylint:
         log.exception("Could not record the Richie enrollment-count update of course %s.", key)
 
 
+def _routed(key):
+    """The configuration, and the names of the instances serving the course's organisation."""
+    config = get_config()
+    return config, Router(config).for_org(key.org).names()
+
+
 def _request_and_enqueue(course_key):
     key = course_run_key(course_key)
     if key is None:
         log.debug("Richie sync ignores %s: not a course run (CCX or library).", course_key)
         return
     try:
-        config = get_config()
-        names = Router(config).for_org(key.org).names()
+        config, names = _routed(key)
         if not names:
             return
         due = timezone.now() + timedelta(seconds=config.coalesce_seconds)

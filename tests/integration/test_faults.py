@@ -82,33 +82,23 @@ def test_richie_down_then_back(live, richie, fault_report):
     assert CourseRunSyncState.objects.filter(instance="catalog", status=SyncStatus.SYNCED).count() == len(ids)
 
 
-@pytest.mark.parametrize("status", [500, 503])
-def test_server_errors_for_the_first_attempts(live, richie, fault_report, status):
-    ids = course_ids(4, f"E{status}")
-    richie.fail_next(6, status=status)
+@pytest.mark.parametrize(
+    "case, code, inject, faults",
+    [
+        ("500 for the first 6 attempts", "E500", lambda richie: richie.fail_next(6, status=500), 6),
+        ("503 for the first 6 attempts", "E503", lambda richie: richie.fail_next(6, status=503), 6),
+        ("timeouts (3 requests held 2.5 s)", "Slow", lambda richie: richie.timeout_next(3, delay=2.5), 3),  # TIMEOUT 1 s
+        ("connection reset mid-request (4)", "Reset", lambda richie: richie.drop_next(4), 4),
+    ],
+)
+def test_transient_faults(live, richie, fault_report, case, code, inject, faults):
+    ids = course_ids(4, code)
+    inject(richie)
     for course_id in ids:
         publish(course_id)
     missing = settle(richie, ids, live)
-    assert [r.status for r in richie.requests].count(status) == 6
-    record(fault_report, f"{status} for the first 6 attempts", len(ids), 6, richie, missing)
-
-
-def test_timeouts(live, richie, fault_report):
-    ids = course_ids(3, "Slow")
-    richie.timeout_next(3, delay=2.5)  # TIMEOUT is 1 s
-    for course_id in ids:
-        publish(course_id)
-    missing = settle(richie, ids, live)
-    record(fault_report, "timeouts (3 requests held 2.5 s)", len(ids), 3, richie, missing)
-
-
-def test_connection_reset_mid_request(live, richie, fault_report):
-    ids = course_ids(3, "Reset")
-    richie.drop_next(4)
-    for course_id in ids:
-        publish(course_id)
-    missing = settle(richie, ids, live)
-    record(fault_report, "connection reset mid-request (4)", len(ids), 4, richie, missing)
+    assert richie.pending_faults == 0
+    record(fault_report, case, len(ids), faults, richie, missing)
 
 
 def test_rate_limited_with_retry_after(live, richie, fault_report):
