@@ -11,8 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-import django
-
 from edx_django_utils.plugins import add_plugins, get_plugin_apps
 
 STANDINS = Path(__file__).resolve().parent / "openedx_standins"
@@ -68,17 +66,14 @@ SITE_ID = 1
 DATABASE_PATH = os.environ.get("RICHIE_SYNC_DB", str(Path(os.environ.get("TMPDIR", "/tmp")) / "richie_sync_test.sqlite3"))
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "test_support.sqlite_backend",
         "NAME": DATABASE_PATH,
         "TEST": {"NAME": DATABASE_PATH},
         "OPTIONS": {"timeout": 30},
         "ATOMIC_REQUESTS": True,  # as the platform does
     }
 }
-if django.VERSION >= (5, 1):
-    # Several processes write (tests, Studio threads, worker, beat): take the write lock when a
-    # transaction starts, and let readers proceed beside a writer, as a server database would.
-    DATABASES["default"]["OPTIONS"].update({"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"})
+
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 # Celery as the platform configures it: ``config_from_object("django.conf:settings")`` without a

@@ -1,0 +1,1 @@
+"""SQLite for several writing processes (tests, Studio threads, Celery worker, beat)."""
