@@ -350,7 +350,15 @@ class Resync:
             self._record(name, results)
 
     def _record(self, name, results):
+        """Count, log (one line per course run) and buffer results for the sync-state table."""
         self.reports[name].add(results)
+        for result in results:
+            log.log(
+                logging.INFO if result.ok else logging.ERROR,
+                "Richie sync course=%s instance=%s outcome=%s status=%s attempt=%d via=resync%s",
+                result.course_id, name, "success" if result.ok else "failed", result.status, max(result.attempts, 1),
+                "" if result.ok else f" answer={result.detail!r}",
+            )
         self.unrecorded[name].extend(results)
         if len(self.unrecorded[name]) >= RECORD_EVERY:
             self._flush(name)
