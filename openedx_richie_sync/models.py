@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from django.db import connection, models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
 
 
@@ -37,14 +37,10 @@ class KnownState(NamedTuple):
     payload_hash: str
     attempts: int
     generation: int
-    lease_until: object
+    busy: bool  # a delivery is on its way: queued after a request, or holding the lease
 
     def is_current(self, payload_hash):
         return self.status == SyncStatus.SYNCED and self.payload_hash == payload_hash
-
-    def busy(self, now):
-        """A delivery is on its way (queued after a request, or holding the lease)."""
-        return self.status == SyncStatus.PENDING or (self.lease_until is not None and self.lease_until > now)
 
 
 def _lease_free(now):
@@ -56,8 +52,9 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
 
     def states_by_course(self, instance_name, course_ids):
         """``{course_id: KnownState}`` for one instance, in one query."""
+        busy = ExpressionWrapper(Q(status=SyncStatus.PENDING) | Q(lease_until__gt=timezone.now()), output_field=BooleanField())
         rows = self.filter(instance=instance_name, course_id__in=list(course_ids)).values_list(
-            "course_id", "status", "payload_hash", "attempts", "generation", "lease_until"
+            "course_id", "status", "payload_hash", "attempts", "generation", busy
         )
         return {course_id: KnownState(*known) for course_id, *known in rows}
 
@@ -105,38 +102,49 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         )
         return token if taken else None
 
-    def lease_rows(self, instance_name, generations, seconds):
+    def lease_rows(self, instance_name, generations, seconds, create=()):
         """
         Lease many rows of one instance at once; return ``(token, leased course ids)``.
 
         ``generations`` maps course id → the generation read before the course data was read:
         a row whose generation moved since then had a newer request, whose own delivery will send
-        fresher data, so it is released and left out.
+        fresher data, so it is released and left out. ``create`` lists ``(course_id, org)`` of
+        course runs without a row yet: they are inserted already leased, at generation 0.
         """
         now = timezone.now()
+        until = now + timedelta(seconds=seconds)
         token = uuid.uuid4().hex
-        self.filter(instance=instance_name, course_id__in=list(generations)).filter(_lease_free(now)).update(
-            lease_token=token, lease_until=now + timedelta(seconds=seconds)
-        )
-        mine = self.filter(lease_token=token).values_list("course_id", "generation")
+        if create:
+            self._insert_leased(instance_name, create, token, now, until)
+        rows = self.filter(instance=instance_name, course_id__in=list(generations))
+        rows.filter(_lease_free(now)).update(lease_token=token, lease_until=until)
+        mine = list(rows.filter(lease_token=token).values_list("course_id", "generation"))
         stale = [course_id for course_id, generation in mine if generations[course_id] != generation]
         if stale:
-            self.filter(lease_token=token, course_id__in=stale).update(lease_token="", lease_until=None)
+            self.release(token, instance_name, stale)
         return token, {course_id for course_id, _ in mine} - set(stale)
 
-    def create_missing(self, instance_name, items):
-        """Rows (generation 0) for course runs never synced to this instance, so that they can be leased."""
-        now = timezone.now()
-        self.bulk_create(
-            [
-                CourseRunSyncState(
-                    course_id=item.course_id, org=item.org, instance=instance_name,
-                    status=SyncStatus.PENDING, generation=0, due_at=now, requested_at=now,
-                )
-                for item in items
-            ],
-            ignore_conflicts=True,
+    def _insert_leased(self, instance_name, runs, token, now, until):
+        """Insert rows (skipping existing ones) in one ``executemany``, like ``finish``."""
+        adapt = connection.ops.adapt_datetimefield_value
+        now, until = adapt(now), adapt(until)
+        columns = [
+            "course_id", "org", "instance", "status", "generation", "requested_at", "due_at", "lease_token",
+            "lease_until", "payload_hash", "attempts", "retryable", "last_error", "created", "modified",
+        ]
+        rows = [
+            [course_id, org, instance_name, SyncStatus.PENDING.value, 0, now, now, token, until, "", 0, False, "", now, now]
+            for course_id, org in runs
+        ]
+        quote = connection.ops.quote_name
+        insert = "INSERT IGNORE INTO" if connection.vendor == "mysql" else "INSERT INTO"
+        conflict = "" if connection.vendor == "mysql" else " ON CONFLICT DO NOTHING"
+        sql = (
+            f"{insert} {quote(self.model._meta.db_table)} ({', '.join(map(quote, columns))}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}){conflict}"
         )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
     def finish(self, instance_name, results):
         """
@@ -188,8 +196,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             modified=timezone.now(),
         )
 
-    def release(self, token):
-        self.filter(lease_token=token).update(lease_token="", lease_until=None)
+    def release(self, token, instance_name, course_ids):
+        self.filter(instance=instance_name, course_id__in=list(course_ids), lease_token=token).update(
+            lease_token="", lease_until=None
+        )
 
     def due(self, grace_seconds=None):
         """Pending rows nobody holds; with ``grace_seconds``, only those overdue by that much."""
@@ -224,7 +234,7 @@ class CourseRunSyncState(models.Model):
     generation = models.PositiveIntegerField(default=0, help_text="Bumped by every request (publish, deletion, enrollment).")
     requested_at = models.DateTimeField(null=True, blank=True, help_text="When the row last became pending.")
     due_at = models.DateTimeField(null=True, blank=True, help_text="When the pending delivery should run.")
-    lease_token = models.CharField(max_length=32, blank=True, db_index=True)
+    lease_token = models.CharField(max_length=32, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A delivery holds the row until then.")
     payload_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the last payload Richie accepted.")
     last_payload = models.TextField(null=True, blank=True, help_text="The last payload sent, as JSON.")

@@ -16,7 +16,6 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
-from django.utils import timezone
 
 from .delivery import (
     PERMANENT,
@@ -217,11 +216,11 @@ class Resync:
 
     def __init__(
         self, config, names=None, *, force=False, only_failed=False, dry_run=False,
-        batch_size=100, concurrency=4, on_progress=None, emit=print, sleep=time.sleep,
+        batch_size=100, concurrency=4, on_progress=None, emit=print, sleep=time.sleep, router=None,
     ):
         self.config = config
         self.names = None if names is None else set(names)
-        self.router = Router(config)
+        self.router = router or Router(config)
         self.sleep = sleep
         self.force = force
         self.only_failed = only_failed
@@ -230,7 +229,8 @@ class Resync:
         self.concurrency = max(int(concurrency), 1)
         self.on_progress = on_progress or (lambda done: None)
         self.emit = emit
-        self.senders, self.reports, self.unrecorded, self.tokens = {}, {}, {}, set()
+        self.senders, self.reports, self.unrecorded = {}, {}, {}
+        self.leased = {}  # (instance, token) → course ids held and not recorded yet
         for instance in config.instances:  # the summary lists every selected instance, even idle ones
             if instance.enabled and (self.names is None or instance.name in self.names):
                 self._open(instance)
@@ -280,8 +280,9 @@ class Resync:
         finally:
             for name in self.unrecorded:
                 self._flush(name)
-            for token in self.tokens:  # rows leased but not recorded (only when interrupted)
-                CourseRunSyncState.objects.release(token)
+            for (name, token), course_ids in self.leased.items():  # held but not recorded: interrupted
+                if course_ids:
+                    CourseRunSyncState.objects.release(token, name, course_ids)
         return self.reports
 
     def _batches(self, instance, runs):
@@ -294,13 +295,12 @@ class Resync:
         """
         report = self.reports[instance.name]
         states = CourseRunSyncState.objects.states_by_course(instance.name, [run.course_id for run in runs])
-        now = timezone.now()
         candidates = []  # Prepared items to send, ItemResults of payloads that cannot be built
         for run in runs:
             state = states.get(run.course_id)
             if self.only_failed and (state is None or state.status != SyncStatus.FAILED):
                 continue
-            if state is not None and state.busy(now) and not self.dry_run:
+            if state is not None and state.busy and not self.dry_run:
                 report.busy += 1
                 continue
             try:
@@ -324,13 +324,11 @@ class Resync:
 
     def _lease(self, name, candidates, states):
         """Lease the rows of ``candidates`` (creating missing ones); return those we hold, with the token."""
-        missing = [candidate for candidate in candidates if candidate.course_id not in states]
-        if missing:
-            CourseRunSyncState.objects.create_missing(name, missing)
+        missing = [(c.course_id, c.org) for c in candidates if c.course_id not in states]
         token, leased = CourseRunSyncState.objects.lease_rows(
-            name, {candidate.course_id: candidate.generation for candidate in candidates}, RESYNC_LEASE_SECONDS
+            name, {c.course_id: c.generation for c in candidates}, RESYNC_LEASE_SECONDS, create=missing
         )
-        self.tokens.add(token)
+        self.leased.setdefault((name, token), set()).update(leased)
         self.reports[name].busy += len(candidates) - len(leased)
         held = [candidate for candidate in candidates if candidate.course_id in leased]
         for candidate in held:
@@ -367,4 +365,6 @@ class Resync:
         """Record results (each under the lease it was sent with), releasing those rows."""
         if self.unrecorded[name]:
             CourseRunSyncState.objects.finish(name, self.unrecorded[name])
+            for result in self.unrecorded[name]:
+                self.leased.get((name, result.token), set()).discard(result.course_id)
             self.unrecorded[name] = []

@@ -77,7 +77,7 @@ def deliver(course_id, instance_name, generation, force=False):
     try:
         return _deliver_leased(state, token, instance, route, config, force)
     except BaseException:
-        CourseRunSyncState.objects.release(token)
+        CourseRunSyncState.objects.release(token, instance_name, [course_id])
         raise
 
 

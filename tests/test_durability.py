@@ -74,7 +74,7 @@ def test_two_deliveries_of_one_row_never_overlap(richie_sync, receiver, course):
     outcome = deliver(COURSE, "catalog", generation)
     assert outcome.result == "busy" and 0 < outcome.retry_in <= 5
     assert receiver.requests == []
-    CourseRunSyncState.objects.release(token)
+    CourseRunSyncState.objects.release(token, "catalog", [COURSE])
     assert deliver(COURSE, "catalog", generation).result == "sent"
 
 

@@ -82,7 +82,8 @@ class Command(BaseCommand):
             sys.exit(2)
         if options["status"]:
             sys.exit(self._status(options["instances"]))
-        instances = self._instances(config, options["instances"])
+        router = Router(config)
+        instances = self._instances(config, router, options["instances"])
         if options["batch_size"] < 1 or options["concurrency"] < 1:
             raise CommandError("--batch-size and --concurrency must be at least 1.", returncode=2)
         if options["check"]:
@@ -109,7 +110,7 @@ class Command(BaseCommand):
         resync = Resync(
             config, [instance.name for instance in instances] if options["instances"] else None, force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
             batch_size=options["batch_size"], concurrency=options["concurrency"], on_progress=progress,
-            emit=self.stdout.write,
+            emit=self.stdout.write, router=router,
         )
         reports = resync.run(iter_course_runs(course_keys, options["orgs"], chunk_size=max(options["batch_size"] * options["concurrency"], 500)))
         progress.close()
@@ -119,10 +120,9 @@ class Command(BaseCommand):
         if failed:
             sys.exit(1)
 
-    def _instances(self, config, names):
+    def _instances(self, config, router, names):
         """The selected instances: global ones, plus those that organisations declare in site configuration."""
         enabled = {instance.name: instance for instance in config.instances if instance.enabled}
-        router = Router(config)
         for org in course_orgs():
             for instance in router.for_org(org).instances:
                 enabled.setdefault(instance.name, instance)
