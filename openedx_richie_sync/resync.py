@@ -184,6 +184,8 @@ class BatchSender:
                 return results, requests, None
             if delivery.outcome == PERMANENT:
                 fatal = delivery if delivery.status != 400 else None
+                if fatal is not None:  # batches queued behind this one are refused without a request
+                    self.aborted = fatal.describe()
                 return [ItemResult.of(item, delivery) for item in items], requests, fatal
             if delivery.status == 500 and len(items) > 1:
                 return self._split(items, requests)
@@ -343,7 +345,7 @@ class Resync:
             report = self.reports[name]
             report.requests += requests
             if fatal is not None and not report.aborted:
-                report.aborted = self.senders[name].aborted = fatal.describe()
+                report.aborted = fatal.describe()
                 log.error("Richie instance %r refused the resync, stopping there: %s", name, report.aborted)
             self._record(name, results)
 
