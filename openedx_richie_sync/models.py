@@ -107,22 +107,35 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         Lease many rows of one instance at once; return ``(token, leased course ids)``.
 
         ``generations`` maps course id → the generation read before the course data was read:
-        a row whose generation moved since then had a newer request, whose own delivery will send
-        fresher data, so it is released and left out. ``create`` lists ``(course_id, org)`` of
-        course runs without a row yet: they are inserted already leased, at generation 0.
+        only rows still at that generation are leased (a newer request has its own delivery, which
+        will send fresher data). ``create`` lists ``(course_id, org)`` of course runs without a
+        row yet: they are inserted already leased, at generation 0. One statement per distinct
+        generation; the leased rows are read back only when some could not be taken.
         """
         now = timezone.now()
         until = now + timedelta(seconds=seconds)
         token = uuid.uuid4().hex
+        held, uncertain = set(), []
+        created = {course_id for course_id, _ in create}
         if create:
-            self._insert_leased(instance_name, create, token, now, until)
-        rows = self.filter(instance=instance_name, course_id__in=list(generations))
-        rows.filter(_lease_free(now)).update(lease_token=token, lease_until=until)
-        mine = list(rows.filter(lease_token=token).values_list("course_id", "generation"))
-        stale = [course_id for course_id, generation in mine if generations[course_id] != generation]
-        if stale:
-            self.release(token, instance_name, stale)
-        return token, {course_id for course_id, _ in mine} - set(stale)
+            inserted = self._insert_leased(instance_name, create, token, now, until)
+            (held.update if inserted == len(created) else uncertain.extend)(created)
+        by_generation = {}
+        for course_id, generation in generations.items():
+            if course_id not in created:
+                by_generation.setdefault(generation, []).append(course_id)
+        for generation, course_ids in by_generation.items():
+            taken = (
+                self.filter(instance=instance_name, course_id__in=course_ids, generation=generation)
+                .filter(_lease_free(now))
+                .update(lease_token=token, lease_until=until)
+            )
+            (held.update if taken == len(course_ids) else uncertain.extend)(course_ids)
+        if uncertain:
+            held.update(
+                self.filter(instance=instance_name, course_id__in=uncertain, lease_token=token).values_list("course_id", flat=True)
+            )
+        return token, held
 
     def _insert_leased(self, instance_name, runs, token, now, until):
         """Insert rows (skipping existing ones) in one ``executemany``, like ``finish``."""
@@ -145,6 +158,8 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         )
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, rows)
+            # SQLite counts the rows of the whole executemany; other drivers may not: read back then.
+            return cursor.rowcount if connection.vendor == "sqlite" else -1
 
     def finish(self, instance_name, results):
         """
@@ -160,12 +175,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         for result in results:
             where = [instance_name, result.course_id, result.token]
             if result.ok:
-                successes.append(
-                    [result.generation, result.org, result.payload_json, result.status, result.payload_hash, now, now, now] + where
-                )
+                successes.append([result.generation, result.payload_json, result.status, result.payload_hash, now, now, now] + where)
             else:
                 failures.append(
-                    [result.generation, result.state, result.org, result.payload_json, result.status, result.attempts,
+                    [result.generation, result.state, result.payload_json, result.status, result.attempts,
                      result.detail, result.retryable, now, now] + where
                 )
         table = connection.ops.quote_name(self.model._meta.db_table)
@@ -173,7 +186,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             if successes:
                 cursor.executemany(
                     f"UPDATE {table} SET status = CASE WHEN generation = %s THEN 'synced' ELSE 'pending' END, "
-                    "org = %s, last_payload = %s, last_status = %s, payload_hash = %s, attempts = 0, last_error = '', "
+                    "last_payload = %s, last_status = %s, payload_hash = %s, attempts = 0, last_error = '', "
                     "retryable = FALSE, last_attempt_at = %s, last_success_at = %s, modified = %s, "
                     f"lease_token = '', lease_until = NULL {_LEASED_ROW}",
                     successes,
@@ -181,7 +194,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             if failures:
                 cursor.executemany(
                     f"UPDATE {table} SET status = CASE WHEN generation = %s THEN %s ELSE 'pending' END, "
-                    "org = %s, last_payload = %s, last_status = %s, attempts = %s, last_error = %s, retryable = %s, "
+                    "last_payload = %s, last_status = %s, attempts = %s, last_error = %s, retryable = %s, "
                     f"last_attempt_at = %s, modified = %s, lease_token = '', lease_until = NULL {_LEASED_ROW}",
                     failures,
                 )

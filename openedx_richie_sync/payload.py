@@ -45,6 +45,7 @@ class CourseRun:
     modes: tuple | None = None  # (slug, min_price, currency) of each course mode, when prices are sent
 
 
+@lru_cache(maxsize=4096)
 def iso_datetime(value):
     """ISO 8601 in UTC with an explicit ``Z``: Richie reads offset-less dates in its own time zone."""
     if value is None:

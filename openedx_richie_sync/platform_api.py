@@ -156,9 +156,9 @@ def iter_course_runs(course_keys=None, orgs=None, chunk_size=500):
     from django.db.models import CharField  # pylint: disable=import-outside-toplevel
     from django.db.models.functions import Cast  # pylint: disable=import-outside-toplevel
 
-    queryset = _overviews(course_keys, orgs).order_by("id").values(
+    queryset = _overviews(course_keys, orgs).order_by("id").values_list(
+        Cast("id", output_field=CharField()),
         "org", "start", "end", "enrollment_start", "enrollment_end", "language", "catalog_visibility",
-        key=Cast("id", output_field=CharField()),
     )
     root_url = lms_root_url()
     last_key = None
@@ -167,21 +167,10 @@ def iter_course_runs(course_keys=None, orgs=None, chunk_size=500):
         rows = list(page[:chunk_size])
         if not rows:
             return
-        first_key, last_key = CourseKey.from_string(rows[0]["key"]), CourseKey.from_string(rows[-1]["key"])
+        first_key, last_key = CourseKey.from_string(rows[0][0]), CourseKey.from_string(rows[-1][0])
         counts = _enrollment_counts(first_key, last_key)
         yield [
-            CourseRun(
-                course_id=row["key"],
-                org=row["org"],
-                start=row["start"],
-                end=row["end"],
-                enrollment_start=row["enrollment_start"],
-                enrollment_end=row["enrollment_end"],
-                language=row["language"],
-                catalog_visibility=row["catalog_visibility"],
-                enrollment_count=counts.get(row["key"], 0),
-                lms_root_url=root_url,
-            )
-            for row in rows
-            if not row["key"].startswith(NOT_COURSE_RUNS)
+            CourseRun(key, org, start, end, enrollment_start, enrollment_end, language, visibility, counts.get(key, 0), root_url)
+            for key, org, start, end, enrollment_start, enrollment_end, language, visibility in rows
+            if not key.startswith(NOT_COURSE_RUNS)
         ]

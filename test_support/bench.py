@@ -201,7 +201,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--courses", type=int, default=10_000)
     parser.add_argument("--baseline-courses", type=int, default=3_000, help="sample size of the naive baseline")
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (the median is reported)")
     args = parser.parse_args(argv)

@@ -20,7 +20,7 @@ from ...routing import Router
 from ...toggles import deliveries_paused
 
 MAX_LISTED_FAILURES = 50
-DEFAULT_BATCH_SIZE = 50
+DEFAULT_BATCH_SIZE = 100
 
 
 class Progress:
