@@ -285,15 +285,19 @@ def test_dry_run_wins_over_async(richie_sync, receiver, published_tasks):  # pyl
 
 
 def test_a_retrying_delivery_is_not_due_for_the_sweep_before_its_retry(richie_sync, receiver, course):  # pylint: disable=unused-argument
-    from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
+    from datetime import timedelta  # pylint: disable=import-outside-toplevel
+
     from django.utils import timezone  # pylint: disable=import-outside-toplevel
 
+    from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
+
+    richie_sync.update(RETRY_BACKOFF=60, RETRY_BACKOFF_MAX=60)
+    receiver.rate_limit_next(1, retry_after=30)  # the retry is due in 30 s at least
     generation = CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], timezone.now())["catalog"]
-    receiver.fail_next(1, status=503)
     outcome = deliver(str(course.id), "catalog", generation)
     assert outcome.result == "retrying"
     row = CourseRunSyncState.objects.get()
-    assert row.status == SyncStatus.PENDING and row.due_at > timezone.now()
+    assert row.status == SyncStatus.PENDING and row.due_at > timezone.now() + timedelta(seconds=25)
     assert not CourseRunSyncState.objects.due(grace_seconds=0).exists()
 
 
