@@ -1,5 +1,5 @@
 # openedx-richie-sync: `make demo` and `make test` set up everything on a fresh machine.
-.PHONY: help requirements services test test-unit test-integration demo bench quality upgrade tox clean
+.PHONY: help requirements services test test-unit test-mysql demo bench quality upgrade tox clean
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -33,6 +33,9 @@ var:
 
 test: requirements services var ## run every test, integration tests included (real Redis, Celery worker, HTTP)
 	$(BIN)/pytest
+
+test-mysql: requirements services ## the whole suite again on MariaDB, the platform's database family
+	bash scripts/test-mysql.sh
 
 test-unit: requirements var ## run the tests that need no Redis
 	$(BIN)/pytest -m "not integration"

@@ -96,6 +96,8 @@ class CeleryWorker:
                 "RICHIE_SYNC_LOG_LEVEL": "INFO",
             }
         )
+        if env.get("RICHIE_SYNC_MYSQL"):  # same server, the test database the test process uses
+            env["RICHIE_SYNC_MYSQL"] = ":".join(env["RICHIE_SYNC_MYSQL"].split(":")[:4] + [str(self.database)])
         env.update(self.extra_env)
         return env
 

@@ -74,6 +74,23 @@ DATABASES = {
     }
 }
 
+if os.environ.get("RICHIE_SYNC_MYSQL"):
+    # The platform's own database engine, for a run against MySQL/MariaDB (``make test-mysql``):
+    # RICHIE_SYNC_MYSQL=host:port:user:password:database. PyMySQL stands in for mysqlclient.
+    import pymysql  # pylint: disable=import-outside-toplevel
+
+    pymysql.install_as_MySQLdb()
+    _host, _port, _user, _password, _name = os.environ["RICHIE_SYNC_MYSQL"].split(":")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "HOST": _host, "PORT": _port, "USER": _user, "PASSWORD": _password, "NAME": _name,
+            "TEST": {"NAME": f"test_{_name}", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+            "OPTIONS": {"charset": "utf8mb4"},
+            "ATOMIC_REQUESTS": True,
+        }
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 # Celery as the platform configures it: ``config_from_object("django.conf:settings")`` without a
