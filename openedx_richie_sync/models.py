@@ -270,7 +270,3 @@ class CourseRunSyncState(models.Model):
 
     def __str__(self):
         return f"{self.course_id} → {self.instance}: {self.status}"
-
-    def is_current(self, payload_hash):
-        """Richie already holds exactly this payload."""
-        return self.status == SyncStatus.SYNCED and self.payload_hash == payload_hash
