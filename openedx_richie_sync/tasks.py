@@ -20,7 +20,7 @@ from django.utils import timezone
 from edx_django_utils.monitoring import set_code_owner_attribute, set_custom_attribute
 
 from .configuration import get_config
-from .delivery import SUCCESS, TRANSIENT, backoff_delay, client_for
+from .delivery import PERMANENT, SUCCESS, TRANSIENT, backoff_delay, client_for
 from .models import CourseRunSyncState, SyncStatus
 from .payload import CourseRun, PayloadError, hidden_payload
 from .platform_api import course_run_key, iter_course_runs, load_course_run
@@ -222,6 +222,8 @@ def log_delivery(course_id, instance, delivery, attempt):
         delivery.status,
         attempt,
         delivery.duration * 1000,
-        "" if delivery.ok else f" answer={delivery.describe()!r}",
+        "" if delivery.ok else f" answer={delivery.describe()!r}"
+        + (f" retry_with='./manage.py cms sync_courses_to_richie {course_id} --instance {instance.name}'"
+           if delivery.outcome == PERMANENT else ""),
     )
 
