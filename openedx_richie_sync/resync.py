@@ -250,14 +250,13 @@ class Resync:
         groups = {}
         for run in runs:
             route = self.router.for_org(run.org)
-            for instance in route.instances:
-                if self.names is not None and instance.name not in self.names:
-                    continue
-                routed = run
-                if route.lms_root_url != run.lms_root_url or (instance.send_prices and run.modes is None):
-                    modes = course_modes(course_run_key(run.course_id)) if instance.send_prices else run.modes
-                    routed = replace(run, lms_root_url=route.lms_root_url, modes=modes)
-                groups.setdefault(instance.name, (self._open(instance), []))[1].append(routed)
+            instances = [i for i in route.instances if self.names is None or i.name in self.names]
+            needs_modes = run.modes is None and any(instance.send_prices for instance in instances)
+            if instances and (route.lms_root_url != run.lms_root_url or needs_modes):
+                modes = course_modes(course_run_key(run.course_id)) if needs_modes else run.modes
+                run = replace(run, lms_root_url=route.lms_root_url, modes=modes)  # once, for every instance
+            for instance in instances:
+                groups.setdefault(instance.name, (self._open(instance), []))[1].append(run)
         return list(groups.values())
 
     def run(self, chunks):

@@ -26,8 +26,8 @@ from .payload import CourseRun, PayloadError, hidden_payload
 from .platform_api import course_run_key, iter_course_runs, load_course_run
 from .resync import ItemResult, Prepared, Resync, prepare
 from .routing import Router
-from .toggles import deliveries_paused
 from .signing import payload_hash, serialize
+from .toggles import deliveries_paused
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ def _deliver_leased(state, token, instance, route, config, force):
                 return Outcome("unchanged")
             run = CourseRun(course_id=course_id, org=state.org, lms_root_url=route.lms_root_url)
             payload = hidden_payload(run, instance)
-            item = Prepared(course_id, state.org, payload, serialize(payload), "", state.attempts, state.generation, token)
-            item.payload_hash = payload_hash(item.body)
+            body = serialize(payload)
+            item = Prepared(course_id, state.org, payload, body, payload_hash(body), state.attempts, state.generation, token)
         else:
             item = prepare(run, instance, config, force=True)
             item.attempts, item.generation, item.token = state.attempts, state.generation, token
@@ -167,12 +167,10 @@ def sync_course_runs(course_ids, instance_name, force=False, only_failed=False):
     if report is None:
         log.warning("Richie resync of %d courses skipped: instance %r is not configured.", len(course_ids), instance_name)
         return None
-    log.info(
+    log.info(  # each course's outcome is logged by the resync itself
         "Richie resync instance=%s sent=%d unchanged=%d failed=%d busy=%d requests=%d",
         instance_name, report.sent, report.unchanged, report.failed, report.busy, report.requests,
     )
-    for course_id, detail in report.failures:
-        log.error("Richie resync of course %s to %r failed: %s", course_id, instance_name, detail)
     return {"sent": report.sent, "unchanged": report.unchanged, "failed": report.failed}
 
 
