@@ -13,10 +13,13 @@ import logging
 from functools import partial
 
 from django.contrib import admin, messages
+from django.core import checks
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
+from .checks import configuration_messages
+from .configuration import get_config_and_problems
 from .routing import Router
 from .models import CourseRunSyncState, SyncStatus
 from .signals import enqueue
@@ -82,6 +85,18 @@ class CourseRunSyncStateAdmin(admin.ModelAdmin):
         ),
     )
     readonly_fields = tuple(field for _, options in fieldsets for field in options["fields"])
+
+    def changelist_view(self, request, extra_context=None):
+        """Configuration errors first: a row that never moves is often an instance the settings skip."""
+        for message in configuration_messages(*get_config_and_problems()):
+            if message.level >= checks.ERROR:
+                self.message_user(
+                    request,
+                    f"RICHIE_SYNC configuration error ({message.id}): {message.msg} {message.hint or ''} "
+                    "Deliveries skip what it names until the setting is fixed.",
+                    messages.ERROR,
+                )
+        return super().changelist_view(request, extra_context)
 
     # Permissions: the state is the delivery machinery's, not the operator's.
 

@@ -1,51 +1,96 @@
-"""Django system checks: bad configuration is reported by ``manage.py check``, never by a crash."""
+"""
+Django system checks: bad configuration is reported by ``manage.py check``, never by a crash.
+
+Django aborts ``migrate`` (what Tutor's init jobs run at every launch), ``runserver`` and most
+other commands when a check returns an Error. A typo in ``RICHIE_SYNC`` must not stop the whole
+platform, so our errors are :class:`NonBlockingError`: shown under ERRORS by every command that
+runs the checks, yet serious only when the caller asks for warnings to fail too
+(``manage.py check --fail-level WARNING``). ``sync_courses_to_richie --check`` and ``--status``
+exit non-zero on them, the admin shows them and the log names them once per process.
+"""
 
 import importlib.util
+import os
 
 from django.apps import apps
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from .configuration import parse, raw_setting
+from .configuration import get_config_and_problems
 
-PLATFORM_QUEUE_PREFIXES = ("edx.cms.core.", "edx.lms.core.")
+# The queues stock workers consume (Tutor's cms-worker and lms-worker command lines).
+STOCK_WORKER_QUEUES = frozenset(
+    {
+        "edx.cms.core.default",
+        "edx.cms.core.high",
+        "edx.cms.core.low",
+        "edx.lms.core.default",
+        "edx.lms.core.high",
+        "edx.lms.core.high_mem",
+    }
+)
 
 
-@checks.register()
-def check_richie_sync_configuration(app_configs=None, **kwargs):  # pylint: disable=unused-argument
-    config, problems = parse(raw_setting())
+class NonBlockingError(checks.Error):
+    """An Error that does not abort ``migrate`` and other commands (the platform must keep running)."""
+
+    def is_serious(self, level=checks.ERROR):
+        return level < checks.ERROR and self.level >= level
+
+
+def configuration_messages(config, problems):
+    """System-check messages for a parsed configuration (pure but for the hook import and file checks)."""
     messages = [
-        (checks.Error if problem.level == "error" else checks.Warning)(
+        (NonBlockingError if problem.level == "error" else checks.Warning)(
             problem.message, hint=problem.hint or None, id=f"richie_sync.{problem.code}"
         )
         for problem in problems
     ]
-    if config.payload_hook:
-        try:
-            hook = import_string(config.payload_hook)
-        except ImportError as error:
-            messages.append(
-                checks.Error(
-                    f"RICHIE_SYNC['PAYLOAD_HOOK'] {config.payload_hook!r} cannot be imported: {error}.",
-                    hint="Install the module that defines it, or remove PAYLOAD_HOOK.",
-                    id="richie_sync.E013",
-                )
-            )
-        else:
-            if not callable(hook):
-                messages.append(
-                    checks.Error(f"RICHIE_SYNC['PAYLOAD_HOOK'] {config.payload_hook!r} is not callable.", id="richie_sync.E013")
-                )
-    if config.celery_queue and not config.celery_queue.startswith(PLATFORM_QUEUE_PREFIXES):
+    messages.extend(_hook_messages(config.payload_hook))
+    if config.celery_queue and config.celery_queue not in STOCK_WORKER_QUEUES:
         messages.append(
-            checks.Warning(
-                f"RICHIE_SYNC['CELERY_QUEUE'] is {config.celery_queue!r}: stock Open edX workers (Tutor) only "
-                "consume edx.cms.core.* and edx.lms.core.* queues, so these tasks may never run.",
-                hint="Leave CELERY_QUEUE unset, or start a worker that consumes this queue.",
-                id="richie_sync.W005",
+            NonBlockingError(
+                f"RICHIE_SYNC['CELERY_QUEUE'] is {config.celery_queue!r}, a queue no stock Open edX worker consumes "
+                f"(they consume {', '.join(sorted(STOCK_WORKER_QUEUES))}): deliveries stay pending for ever.",
+                hint="Leave CELERY_QUEUE unset (the platform's default queue), choose one of the queues above, or "
+                "start a worker that consumes this queue and silence richie_sync.E016.",
+                id="richie_sync.E016",
             )
         )
+    for instance in config.instances:
+        if isinstance(instance.verify_tls, str) and not os.path.isfile(instance.verify_tls):
+            messages.append(
+                NonBlockingError(
+                    f"Richie instance {instance.name!r} VERIFY_TLS names {instance.verify_tls!r}, which is not a file "
+                    "on this server: every delivery to it fails.",
+                    hint="Install the CA bundle at that path in the image (or volume), or correct VERIFY_TLS.",
+                    id="richie_sync.E017",
+                )
+            )
     return messages
+
+
+def _hook_messages(payload_hook):
+    if not payload_hook:
+        return []
+    try:
+        hook = import_string(payload_hook)
+    except ImportError as error:
+        return [
+            NonBlockingError(
+                f"RICHIE_SYNC['PAYLOAD_HOOK'] {payload_hook!r} cannot be imported: {error}.",
+                hint="Install the module that defines it, or remove PAYLOAD_HOOK.",
+                id="richie_sync.E013",
+            )
+        ]
+    if not callable(hook):
+        return [NonBlockingError(f"RICHIE_SYNC['PAYLOAD_HOOK'] {payload_hook!r} is not callable.", id="richie_sync.E013")]
+    return []
+
+
+@checks.register()
+def check_richie_sync_configuration(app_configs=None, **kwargs):  # pylint: disable=unused-argument
+    return configuration_messages(*get_config_and_problems())
 
 
 @checks.register()

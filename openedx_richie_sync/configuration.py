@@ -11,8 +11,11 @@ skips invalid instances so that one typo never stops delivery to the healthy one
    of the synchronization (retries, Celery queue, languages, payload hook). See docs/configuration.md.
 """
 
+import copy
 import ipaddress
 import json
+import logging
+import math
 import string
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -109,16 +112,58 @@ class Problem:
     hint: str = ""
 
 
-def _number(value, what, problems, code, minimum=0.0):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        problems.append(Problem("error", code, f"{what} must be a number >= {minimum}, got {value!r}."))
+# Each number's accepted range: a value outside it is reported, never used (a timeout of 1e12
+# seconds or a NaN would pass a ">= 0" test and hang or crash a worker later).
+NUMBER_RANGES = {
+    "TIMEOUT": (0.1, 300.0),
+    "MAX_RETRIES": (0, 100),
+    "RETRY_BACKOFF": (0.0, 3600.0),
+    "RETRY_BACKOFF_MAX": (0.0, 86400.0),
+    "COALESCE_SECONDS": (0.0, 3600.0),
+    "ENROLLMENT_COUNT_INTERVAL": (0.0, 604800.0),
+    "PENDING_GRACE": (0.0, 86400.0),
+    "RETRY_FAILED_AFTER": (0.0, 604800.0),
+}
+MAX_NAME_LENGTH = 100  # the sync-state table's instance column
+
+
+def _number(value, key, label, problems, code):
+    """``value`` as a finite number within ``NUMBER_RANGES[key]``, or None with a problem naming ``label``."""
+    low, high = NUMBER_RANGES[key]
+    integral = isinstance(low, int)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not (
+        low <= value <= high
+    ) or (integral and value != int(value)):
+        kind = "a whole number" if integral else "a number"
+        problems.append(Problem("error", code, f"{label} must be {kind} from {low} to {high}, got {value!r}."))
         return None
-    return value
+    return int(value) if integral else float(value)
+
+
+def redact_url(url):
+    """``url`` without any ``user:password@`` part, whatever its scheme, for messages and logs."""
+    text = str(url)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def _sorted_keys(keys):
+    """Keys of a user-given dict in a stable order, whatever their types."""
+    return sorted(keys, key=repr)
+
+
+def _has_control_characters(text):
+    return any(ord(char) < 32 or ord(char) == 127 for char in text)
 
 
 def _check_template(template, where, problems):
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        fields = list(string.Formatter().parse(template))
     except ValueError as error:
         problems.append(
             Problem(
@@ -129,14 +174,21 @@ def _check_template(template, where, problems):
             )
         )
         return False
+    names = {name for _, name, _, _ in fields if name is not None}
     unknown = names - RESOURCE_LINK_FIELDS
-    if unknown or "course_id" not in names:
+    formatted = sorted({name for _, name, spec, conversion in fields if name is not None and (spec or conversion)})
+    if unknown or "course_id" not in names or formatted:
+        if formatted:
+            what = f"formats fields {formatted} (format specs and conversions such as ':>20' or '!r' are not allowed)."
+        elif unknown:
+            what = f"uses unknown fields {sorted(unknown)}."
+        else:
+            what = "has no {course_id} field."
         problems.append(
             Problem(
                 "error",
                 "E006",
-                f"{where} RESOURCE_LINK_TEMPLATE {template!r} "
-                + (f"uses unknown fields {sorted(unknown)}." if unknown else "has no {course_id} field."),
+                f"{where} RESOURCE_LINK_TEMPLATE {template!r} {what}",
                 f"Allowed fields: {', '.join(sorted(RESOURCE_LINK_FIELDS))}; {{course_id}} is required. "
                 "Richie's COURSE_REGEX must match the resulting link.",
             )
@@ -154,100 +206,85 @@ def _is_loopback(host):
         return False
 
 
-def _parse_instance(raw, index, problems):
-    where = f"RICHIE_SYNC['INSTANCES'][{index}]"
-    if not isinstance(raw, dict):
-        problems.append(Problem("error", "E002", f"{where} must be a dict, got {type(raw).__name__}."))
-        return None
-    name = raw.get("NAME")
-    if isinstance(name, str) and name.strip():
-        where = f"Richie instance {name!r}"
-    else:
-        problems.append(Problem("error", "E003", f"{where} has no NAME.", "Give every instance a unique NAME."))
-        return None
-    for key in sorted(set(raw) - INSTANCE_KEYS):
-        problems.append(
-            Problem("warning", "W002", f"{where}: unknown key {key!r} is ignored.", f"Known keys: {sorted(INSTANCE_KEYS)}.")
-        )
-    ok = True
-    url = raw.get("URL")
+def _url_problems(url, where):
+    """Problems of an instance ``URL`` (errors make the instance unusable)."""
+    hint = "Set URL to https://<richie>/api/v1.0/course-runs-sync."
     if not isinstance(url, str) or not url:
-        problems.append(
-            Problem("error", "E004", f"{where} has no URL.", "Set URL to https://<richie>/api/v1.0/course-runs-sync.")
-        )
-        ok = False
-    else:
+        return [Problem("error", "E004", f"{where} has no URL.", hint)]
+    shown = redact_url(url)
+    if _has_control_characters(url) or url != url.strip():
+        return [Problem("error", "E004", f"{where} URL {shown!r} contains spaces or control characters.", hint)]
+    try:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(Problem("error", "E004", f"{where} URL {url!r} is not an http(s) URL."))
-            ok = False
-        elif parts.username or parts.password:
-            problems.append(
-                Problem(
-                    "error",
-                    "E004",
-                    f"{where} URL has credentials (user:password@): they would replace the signature in the "
-                    "Authorization header and Richie would answer 401.",
-                    "Remove them from URL; Richie authenticates the plugin by SECRET alone.",
-                )
-            )
-            ok = False
-        else:
-            if parts.scheme == "http" and not _is_loopback(parts.hostname):
-                problems.append(
-                    Problem(
-                        "warning",
-                        "W001",
-                        f"{where} URL {url!r} uses plain http to a non-loopback host: course data and the "
-                        "signature travel unencrypted.",
-                        "Use https.",
-                    )
-                )
-            if "course-runs-sync" not in parts.path:
-                problems.append(
-                    Problem(
-                        "warning",
-                        "W003",
-                        f"{where} URL {url!r} does not look like Richie's sync endpoint.",
-                        "The endpoint is https://<richie>/api/v1.0/course-runs-sync.",
-                    )
-                )
-    secret = raw.get("SECRET")
-    if not isinstance(secret, str) or not secret:
-        problems.append(
+        host, _ = parts.hostname, parts.port  # .port raises ValueError for a bad port
+    except ValueError as error:
+        return [Problem("error", "E004", f"{where} URL {shown!r} is not a valid URL ({error}).", hint)]
+    if parts.username or parts.password:
+        return [
             Problem(
                 "error",
-                "E005",
-                f"{where} has no SECRET.",
-                "Use one of the secrets listed in Richie's RICHIE_COURSE_RUN_SYNC_SECRETS setting.",
+                "E004",
+                f"{where} URL {shown!r} has credentials (user:password@): they would replace the signature in "
+                "the Authorization header and Richie would answer 401.",
+                "Remove them from URL; Richie authenticates the plugin by SECRET alone.",
             )
-        )
-        ok = False
-    template = raw.get("RESOURCE_LINK_TEMPLATE", DEFAULT_RESOURCE_LINK_TEMPLATE)
-    if not isinstance(template, str):
-        problems.append(Problem("error", "E006", f"{where} RESOURCE_LINK_TEMPLATE must be a string, got {template!r}."))
-        ok = False
-    elif not _check_template(template, where, problems):
-        ok = False
-    timeout = _number(raw.get("TIMEOUT", 10), f"{where} TIMEOUT", problems, "E007", minimum=0.1)
-    orgs = raw.get("ORGS")
-    if orgs is not None:
-        if isinstance(orgs, str) or not all(isinstance(org, str) for org in orgs):
-            problems.append(Problem("error", "E008", f"{where} ORGS must be a list of organisation codes."))
-            ok = False
-        else:
-            orgs = frozenset(org.lower() for org in orgs)
-    enabled = raw.get("ENABLED", True)
-    verify_tls = raw.get("VERIFY_TLS", True)
-    send_prices = raw.get("SEND_PRICES", False)
-    if not isinstance(enabled, bool) or not isinstance(send_prices, bool) or not isinstance(verify_tls, (bool, str)):
+        ]
+    if parts.scheme not in ("http", "https") or not host:
+        return [Problem("error", "E004", f"{where} URL {shown!r} is not an http(s) URL.", hint)]
+    problems = []
+    if parts.scheme == "http" and not _is_loopback(host):
         problems.append(
             Problem(
-                "error", "E009",
-                f"{where}: ENABLED and SEND_PRICES must be booleans, VERIFY_TLS a boolean or a CA bundle path.",
+                "warning",
+                "W001",
+                f"{where} URL {url!r} uses plain http to a non-loopback host: course data and the "
+                "signature travel unencrypted.",
+                "Use https.",
             )
         )
-        ok = False
+    if "course-runs-sync" not in parts.path:
+        problems.append(
+            Problem(
+                "warning",
+                "W003",
+                f"{where} URL {url!r} does not look like Richie's sync endpoint.",
+                "The endpoint is https://<richie>/api/v1.0/course-runs-sync.",
+            )
+        )
+    return problems
+
+
+def _parse_orgs(orgs, where, problems):
+    """``ORGS`` as a frozenset of lower-case codes (None: every organisation), or False when invalid."""
+    if orgs is None:
+        return None
+    if not isinstance(orgs, (list, tuple)) or not all(isinstance(org, str) for org in orgs):
+        problems.append(
+            Problem("error", "E008", f"{where} ORGS must be a list of organisation codes, got {orgs!r}.", 'e.g. ["DemoX"].')
+        )
+        return False
+    return frozenset(org.lower() for org in orgs)
+
+
+def _parse_flags(raw, where, problems):
+    """``ENABLED``, ``SEND_PRICES`` and ``VERIFY_TLS``, or None when one is invalid."""
+    enabled, send_prices = raw.get("ENABLED", True), raw.get("SEND_PRICES", False)
+    verify_tls = raw.get("VERIFY_TLS", True)
+    if not isinstance(enabled, bool) or not isinstance(send_prices, bool):
+        problems.append(Problem("error", "E009", f"{where}: ENABLED and SEND_PRICES must be booleans (True or False)."))
+        return None
+    if isinstance(verify_tls, str) and (not verify_tls.strip() or _has_control_characters(verify_tls)):
+        # requests reads "" as "do not verify": refuse it rather than turn verification off silently.
+        problems.append(
+            Problem(
+                "error", "E009", f"{where} VERIFY_TLS is an empty string.",
+                "Use True (verify with the system's certificate authorities) or the path of a CA bundle file.",
+            )
+        )
+        return None
+    if not isinstance(verify_tls, (bool, str)):
+        problems.append(Problem("error", "E009", f"{where} VERIFY_TLS must be True, False or a CA bundle path."))
+        return None
     if verify_tls is False:
         problems.append(
             Problem(
@@ -257,14 +294,71 @@ def _parse_instance(raw, index, problems):
                 "Keep TLS verification on; for a private certificate authority set VERIFY_TLS to its CA bundle path.",
             )
         )
-    if not ok or timeout is None:
+    return enabled, send_prices, verify_tls
+
+
+def _parse_name(raw, index, problems):
+    """The instance's ``NAME``, or None with a problem."""
+    name = raw.get("NAME")
+    where = f"RICHIE_SYNC['INSTANCES'][{index}]"
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem("error", "E003", f"{where} has no NAME.", "Give every instance a unique NAME."))
         return None
+    if _has_control_characters(name) or len(name) > MAX_NAME_LENGTH:
+        problems.append(
+            Problem(
+                "error", "E003", f"{where} NAME {name[:MAX_NAME_LENGTH]!r} has control characters or is longer than "
+                f"{MAX_NAME_LENGTH} characters.", "Use a short name such as 'catalog'.",
+            )
+        )
+        return None
+    return name
+
+
+def _parse_instance(raw, index, problems):
+    if not isinstance(raw, dict):
+        problems.append(
+            Problem("error", "E002", f"RICHIE_SYNC['INSTANCES'][{index}] must be a dict, got {type(raw).__name__}.")
+        )
+        return None
+    name = _parse_name(raw, index, problems)
+    if name is None:
+        return None
+    where = f"Richie instance {name!r}"
+    for key in _sorted_keys(set(raw) - INSTANCE_KEYS):
+        problems.append(
+            Problem("warning", "W002", f"{where}: unknown key {key!r} is ignored.", f"Known keys: {sorted(INSTANCE_KEYS)}.")
+        )
+    found = []
+    found.extend(_url_problems(raw.get("URL"), where))
+    secret = raw.get("SECRET")
+    if not isinstance(secret, str) or not secret:
+        found.append(
+            Problem(
+                "error",
+                "E005",
+                f"{where} has no SECRET.",
+                "Use one of the secrets listed in Richie's RICHIE_COURSE_RUN_SYNC_SECRETS setting.",
+            )
+        )
+    template = raw.get("RESOURCE_LINK_TEMPLATE", DEFAULT_RESOURCE_LINK_TEMPLATE)
+    if not isinstance(template, str):
+        found.append(Problem("error", "E006", f"{where} RESOURCE_LINK_TEMPLATE must be a string, got {template!r}."))
+    else:
+        _check_template(template, where, found)
+    timeout = _number(raw.get("TIMEOUT", 10), "TIMEOUT", f"{where} TIMEOUT", found, "E007")
+    orgs = _parse_orgs(raw.get("ORGS"), where, found)
+    flags = _parse_flags(raw, where, found)
+    problems.extend(found)
+    if any(problem.level == "error" for problem in found) or flags is None:
+        return None
+    enabled, send_prices, verify_tls = flags
     return Instance(
         name=name,
-        url=url,
+        url=raw["URL"],
         secret=secret,
         resource_link_template=template,
-        timeout=float(timeout),
+        timeout=timeout,
         orgs=orgs,
         enabled=enabled,
         verify_tls=verify_tls,
@@ -272,14 +366,43 @@ def _parse_instance(raw, index, problems):
     )
 
 
+GLOBAL_NUMBERS = (
+    ("MAX_RETRIES", "max_retries"),
+    ("RETRY_BACKOFF", "retry_backoff"),
+    ("RETRY_BACKOFF_MAX", "retry_backoff_max"),
+    ("COALESCE_SECONDS", "coalesce_seconds"),
+    ("ENROLLMENT_COUNT_INTERVAL", "enrollment_count_interval"),
+    ("PENDING_GRACE", "pending_grace"),
+    ("RETRY_FAILED_AFTER", "retry_failed_after"),
+)
+
+
 def parse(raw):
-    """Return ``(SyncConfig, [Problem, ...])`` for a raw ``RICHIE_SYNC`` value. Never raises."""
+    """
+    Return ``(SyncConfig, [Problem, ...])`` for a raw ``RICHIE_SYNC`` value. Never raises.
+
+    Any value of any key gives a problem, not an exception: ``manage.py check``, ``migrate`` and
+    every publish run with whatever the setting holds. The last-resort ``except`` turns a bug in
+    this function into a reported problem rather than a crash of the platform's commands.
+    """
+    try:
+        return _parse(raw)
+    except Exception as error:  # pylint: disable=broad-except
+        return SyncConfig(), [
+            Problem(
+                "error", "E001", f"RICHIE_SYNC could not be read ({type(error).__name__}); no instance is used.",
+                "Check the setting's shape against docs/configuration.md, and report this as a bug of openedx-richie-sync.",
+            )
+        ]
+
+
+def _parse(raw):
     problems = []
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         return SyncConfig(), [Problem("error", "E001", f"RICHIE_SYNC must be a dict, got {type(raw).__name__}.")]
-    for key in sorted(set(raw) - GLOBAL_KEYS):
+    for key in _sorted_keys(set(raw) - GLOBAL_KEYS):
         problems.append(Problem("warning", "W002", f"RICHIE_SYNC: unknown key {key!r} is ignored.", f"Known keys: {sorted(GLOBAL_KEYS)}."))
     raw_instances = raw.get("INSTANCES", [])
     if not isinstance(raw_instances, (list, tuple)):
@@ -308,23 +431,15 @@ def parse(raw):
         )
 
     kwargs = {}
-    for key, attr, minimum in (
-        ("MAX_RETRIES", "max_retries", 0),
-        ("RETRY_BACKOFF", "retry_backoff", 0.0),
-        ("RETRY_BACKOFF_MAX", "retry_backoff_max", 0.0),
-        ("COALESCE_SECONDS", "coalesce_seconds", 0.0),
-        ("ENROLLMENT_COUNT_INTERVAL", "enrollment_count_interval", 0.0),
-        ("PENDING_GRACE", "pending_grace", 0.0),
-        ("RETRY_FAILED_AFTER", "retry_failed_after", 0.0),
-    ):
+    for key, attr in GLOBAL_NUMBERS:
         if key in raw:
-            value = _number(raw[key], f"RICHIE_SYNC['{key}']", problems, "E011", minimum)
+            value = _number(raw[key], key, f"RICHIE_SYNC['{key}']", problems, "E011")
             if value is not None:
-                kwargs[attr] = int(value) if key == "MAX_RETRIES" else float(value)
+                kwargs[attr] = value
     for key, attr in (("CELERY_QUEUE", "celery_queue"), ("PAYLOAD_HOOK", "payload_hook")):
         value = raw.get(key)
-        if value is not None and (not isinstance(value, str) or not value):
-            problems.append(Problem("error", "E012", f"RICHIE_SYNC['{key}'] must be a non-empty string or None."))
+        if value is not None and (not isinstance(value, str) or not value.strip() or _has_control_characters(value)):
+            problems.append(Problem("error", "E012", f"RICHIE_SYNC['{key}'] must be a non-empty string or None, got {value!r}."))
         elif value is not None:
             kwargs[attr] = value
     if "payload_hook" in kwargs and "." not in kwargs["payload_hook"]:
@@ -333,7 +448,7 @@ def parse(raw):
         )
     kwargs.update(_parse_languages(raw, problems))
     fallback = raw.get("ENROLLMENT_START_FALLBACK", "start")
-    if fallback not in ENROLLMENT_START_FALLBACKS:
+    if not isinstance(fallback, str) or fallback not in ENROLLMENT_START_FALLBACKS:
         problems.append(
             Problem(
                 "error",
@@ -386,6 +501,17 @@ def _parse_languages(raw, problems):
 
 
 LEGACY_DEFAULT_TEMPLATE = "https://{lms_domain}/courses/{course_id}/info"
+LEGACY_FALSE_STRINGS = frozenset({"", "0", "false", "no", "off", "none", "null"})
+
+
+def legacy_flag(value):
+    """
+    A flag of the earlier plugin, read with its meaning: YAML files and site configurations
+    often hold ``"false"`` or ``"0"`` as strings, which must not turn prices on.
+    """
+    if isinstance(value, str):
+        return value.strip().lower() not in LEGACY_FALSE_STRINGS
+    return bool(value)
 
 
 def from_legacy(hooks, language_mapping=None, include_payment_fields=False):
@@ -397,7 +523,9 @@ def from_legacy(hooks, language_mapping=None, include_payment_fields=False):
     after their host, so that their sync state survives restarts.
     """
     instances, names = [], set()
-    for hook in hooks or []:
+    if not isinstance(hooks, (list, tuple)):
+        hooks = [hooks] if hooks else []  # a lone dict, or garbage that parse() reports
+    for hook in hooks:
         if not isinstance(hook, dict):
             instances.append(hook)  # reported by parse() as an invalid instance
             continue
@@ -418,7 +546,7 @@ def from_legacy(hooks, language_mapping=None, include_payment_fields=False):
                 "SECRET": hook.get("secret"),
                 "TIMEOUT": timeout,
                 "RESOURCE_LINK_TEMPLATE": hook.get("resource_link_template") or LEGACY_DEFAULT_TEMPLATE,
-                "SEND_PRICES": bool(include_payment_fields),
+                "SEND_PRICES": legacy_flag(include_payment_fields),
                 # HTTP basic auth would replace the signature header: reported as an ignored key.
                 **({"auth_user": "(ignored)"} if "auth_user" in hook else {}),
             }
@@ -457,9 +585,47 @@ def raw_setting():
     return legacy
 
 
+log = logging.getLogger(__name__)
+_cache = {"raw": None, "parsed": None}
+_logged = set()
+
+
+def get_config_and_problems():
+    """
+    ``(SyncConfig, problems)`` of the current settings, parsed once per distinct value.
+
+    Publishes and deliveries ask for the configuration on every call; parsing it each time cost
+    more than the rest of the receiver. The raw value is kept as a deep copy and compared by
+    equality, so a setting changed in place (tests, ``override_settings``) is parsed again.
+    """
+    raw = raw_setting()
+    if _cache["parsed"] is None or _cache["raw"] != raw:
+        parsed = parse(raw)
+        _cache["raw"], _cache["parsed"] = copy.deepcopy(raw), parsed
+        _log_problems(parsed[1])
+    return _cache["parsed"]
+
+
+def _log_problems(problems):
+    """Log each configuration error once per process: what is skipped, and where to look."""
+    for problem in problems:
+        if problem.level == "error" and problem.message not in _logged:
+            _logged.add(problem.message)
+            log.error(
+                "Richie sync configuration error (richie_sync.%s): %s %s What it names is not used: deliveries skip it "
+                "until RICHIE_SYNC is fixed. `./manage.py cms check` lists every problem.",
+                problem.code, problem.message, problem.hint,
+            )
+
+
 def get_config():
     """The usable configuration; invalid instances are left out (``manage.py check`` says why)."""
-    return parse(raw_setting())[0]
+    return get_config_and_problems()[0]
+
+
+def error_problems():
+    """The Error-level problems of the current configuration (for the command, admin and checks)."""
+    return [problem for problem in get_config_and_problems()[1] if problem.level == "error"]
 
 
 @dataclass(frozen=True)
@@ -487,7 +653,10 @@ def parse_org_policy(org, values, root_scheme="https"):
     database; or full instance dicts) and ``SEND_PRICES``.
     """
     problems = []
-    lms_root_url = values.get("LMS_ROOT_URL") or (f"{root_scheme}://{values['LMS_BASE']}" if values.get("LMS_BASE") else None)
+    root_url, base = values.get("LMS_ROOT_URL"), values.get("LMS_BASE")
+    lms_root_url = root_url if isinstance(root_url, str) and root_url else None
+    if lms_root_url is None and isinstance(base, str) and base:
+        lms_root_url = f"{root_scheme}://{base}"
     own = values.get("RICHIE_SYNC")
     legacy_hooks = values.get("RICHIE_OPENEDX_SYNC_COURSE_HOOKS")
     legacy_prices = values.get("RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS")
@@ -500,7 +669,7 @@ def parse_org_policy(org, values, root_scheme="https"):
     instances = None
     raw_instances = own.get("INSTANCES")
     if raw_instances is None and legacy_hooks:
-        raw_instances = from_legacy(legacy_hooks, include_payment_fields=bool(legacy_prices))["INSTANCES"]
+        raw_instances = from_legacy(legacy_hooks, include_payment_fields=legacy_flag(legacy_prices))["INSTANCES"]
     if raw_instances is not None:
         instances = []
         for index, item in enumerate(raw_instances if isinstance(raw_instances, (list, tuple)) else [raw_instances]):
@@ -511,9 +680,14 @@ def parse_org_policy(org, values, root_scheme="https"):
                 if instance is not None:
                     instances.append(instance)
         instances = tuple(instances)
-    send_prices = own.get("SEND_PRICES", legacy_prices)
+    send_prices = own.get("SEND_PRICES")
+    if send_prices is not None and not isinstance(send_prices, bool):
+        problems.append(Problem("error", "E020", f"RICHIE_SYNC['SEND_PRICES'] must be True or False, got {send_prices!r}."))
+        send_prices = None
+    if send_prices is None and legacy_prices is not None:
+        send_prices = legacy_flag(legacy_prices)
     return OrgPolicy(
         instances=instances,
-        send_prices=None if send_prices is None else bool(send_prices),
+        send_prices=send_prices,
         lms_root_url=lms_root_url,
     ), [Problem(p.level, p.code, f"Site configuration of {org}: {p.message}", p.hint) for p in problems]

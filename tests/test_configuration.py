@@ -1,13 +1,21 @@
 """RICHIE_SYNC parsing and the system checks that report bad configuration."""
 
 import importlib
+from io import StringIO
 
 import pytest
+from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from openedx_richie_sync.checks import check_richie_sync_configuration
-from openedx_richie_sync.configuration import DEFAULT_RESOURCE_LINK_TEMPLATE, get_config, parse
+from openedx_richie_sync.configuration import (
+    DEFAULT_RESOURCE_LINK_TEMPLATE,
+    GLOBAL_KEYS,
+    INSTANCE_KEYS,
+    get_config,
+    parse,
+)
 
 GOOD = {"NAME": "catalog", "URL": "https://richie.example.com/api/v1.0/course-runs-sync", "SECRET": "s3cr3t"}
 
@@ -116,18 +124,49 @@ def test_disabled_instance_serves_nothing():
     assert config.instances_for_org("DemoX") == [] and config.instance("catalog") is None
 
 
-def test_system_check_reports_errors(settings):
+def test_system_check_reports_errors_without_blocking_commands(settings):
     settings.RICHIE_SYNC = {"INSTANCES": [{"NAME": "catalog", "URL": GOOD["URL"]}]}
     messages = check_richie_sync_configuration()
     assert [message.id for message in messages] == ["richie_sync.E005"]
+    assert messages[0].level == checks.ERROR
+    err = StringIO()
+    call_command("check", stderr=err)  # shown, but migrate and the platform's other commands still run
+    assert "ERRORS:" in err.getvalue() and "richie_sync.E005" in err.getvalue() and "'catalog'" in err.getvalue()
     with pytest.raises(SystemCheckError, match="richie_sync.E005"):
-        call_command("check")
+        call_command("check", fail_level="WARNING")  # what a CI gate or an operator asks for
 
 
 def test_system_check_reports_unimportable_hook_and_foreign_queue(settings):
     settings.RICHIE_SYNC = {"INSTANCES": [GOOD], "PAYLOAD_HOOK": "no_such_module.hook", "CELERY_QUEUE": "richie"}
     ids = sorted(message.id for message in check_richie_sync_configuration())
-    assert ids == ["richie_sync.E013", "richie_sync.W005"]
+    assert ids == ["richie_sync.E013", "richie_sync.E016"]
+
+
+@pytest.mark.parametrize(
+    "queue, finding",
+    [
+        ("edx.cms.core.default", False),
+        ("edx.cms.core.high", False),
+        ("edx.lms.core.high_mem", False),
+        ("edx.cms.core.richie", True),  # looks like the platform's, but no stock worker consumes it
+        ("edx.lms.core.low", True),
+    ],
+)
+def test_queue_must_be_one_a_stock_worker_consumes(settings, queue, finding):
+    settings.RICHIE_SYNC = {"INSTANCES": [GOOD], "CELERY_QUEUE": queue}
+    messages = check_richie_sync_configuration()
+    assert [message.id for message in messages] == (["richie_sync.E016"] if finding else [])
+    if finding:
+        assert queue in messages[0].msg and "edx.cms.core.default" in messages[0].msg
+
+
+def test_missing_ca_bundle_is_an_error(settings, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    settings.RICHIE_SYNC = {"INSTANCES": [{**GOOD, "VERIFY_TLS": str(bundle)}]}
+    messages = check_richie_sync_configuration()
+    assert [message.id for message in messages] == ["richie_sync.E017"] and str(bundle) in messages[0].msg
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert check_richie_sync_configuration() == []
 
 
 def test_system_check_passes_on_good_configuration(settings):
@@ -167,3 +206,83 @@ def test_durability_knobs():
     assert (config.coalesce_seconds, config.enrollment_count_interval, config.pending_grace, config.retry_failed_after) == (
         1.0, 600.0, 60.0, 900.0
     )
+
+
+GARBAGE = [None, 0, -1, 5, 1e12, 1e308, float("inf"), float("-inf"), float("nan"), True, "", " ", "x", "\n",
+           [], [1], [None], {}, {"a": 1}, {1: 2}, ("t",), b"bytes", object()]
+
+
+@pytest.mark.parametrize("value", GARBAGE, ids=repr)
+def test_no_value_of_any_key_makes_parse_raise(value):
+    """Every value gives problems, never an exception: check, migrate and publishes must run whatever the setting holds."""
+    for raw in [value, {"INSTANCES": value}, {"INSTANCES": [value]}]:
+        config, problems = parse(raw)
+        assert isinstance(problems, list) and isinstance(config.instances, tuple)
+    for key in sorted(GLOBAL_KEYS - {"INSTANCES"}):
+        parse({"INSTANCES": [GOOD], key: value})
+    for key in sorted(INSTANCE_KEYS):
+        config, problems = parse({"INSTANCES": [{**GOOD, key: value}]})
+        if config.instances == ():  # an unusable value is an Error that names the instance
+            assert any(problem.level == "error" and "'catalog'" in problem.message for problem in problems) or key == "NAME"
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("MAX_RETRIES", float("inf")),
+        ("MAX_RETRIES", float("nan")),
+        ("MAX_RETRIES", 2.5),
+        ("MAX_RETRIES", 10**6),
+        ("COALESCE_SECONDS", 1e12),
+        ("PENDING_GRACE", float("inf")),
+        ("RETRY_BACKOFF_MAX", -1),
+    ],
+)
+def test_numbers_must_be_finite_and_in_range(key, value):
+    config, problems = parse({"INSTANCES": [GOOD], key: value})
+    assert codes(problems) == ["E011"] and key in problems[0].message
+    assert getattr(config, key.lower()) == getattr(parse({"INSTANCES": [GOOD]})[0], key.lower())  # the default is used
+
+
+@pytest.mark.parametrize(
+    "instance, code, words",
+    [
+        ({**GOOD, "TIMEOUT": float("nan")}, "E007", "TIMEOUT"),
+        ({**GOOD, "TIMEOUT": 1e9}, "E007", "TIMEOUT"),
+        ({**GOOD, "ORGS": 5}, "E008", "ORGS"),
+        ({**GOOD, "URL": "http://[::1/x"}, "E004", "not a valid URL"),
+        ({**GOOD, "URL": "https://richie.example.com:99999/api/v1.0/course-runs-sync"}, "E004", "not a valid URL"),
+        ({**GOOD, "URL": "https://richie.example.com/api/v1.0/course-runs-sync\r\nX: y"}, "E004", "control characters"),
+        ({**GOOD, "NAME": "cat\nalog"}, "E003", "control characters"),
+        ({**GOOD, "NAME": "x" * 101}, "E003", "longer than 100"),
+        ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course_id:>200000000}/info"}, "E006", "format specs"),
+        ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course_id!r}/info"}, "E006", "conversions"),
+        ({**GOOD, "VERIFY_TLS": ""}, "E009", "empty string"),
+    ],
+)
+def test_more_invalid_instances(instance, code, words):
+    config, problems = parse({"INSTANCES": [instance]})
+    assert config.instances == () and code in codes(problems)
+    assert any(words in problem.message for problem in problems)
+
+
+@pytest.mark.parametrize("scheme", ["https", "http", "ftp", "redis"])
+def test_credentials_in_a_url_are_never_echoed(scheme):
+    _, problems = parse({"INSTANCES": [{**GOOD, "URL": f"{scheme}://user:pa55word@richie.example.com/x"}]})
+    assert problems and all("pa55word" not in problem.message + problem.hint for problem in problems)
+
+
+def test_configuration_errors_are_logged_once_per_process(settings, caplog):
+    settings.RICHIE_SYNC = {"INSTANCES": [GOOD, {"NAME": "broken", "URL": GOOD["URL"]}]}
+    with caplog.at_level("ERROR", logger="openedx_richie_sync.configuration"):
+        for _ in range(5):
+            assert [instance.name for instance in get_config().instances] == ["catalog"]
+    logged = [record.getMessage() for record in caplog.records if "'broken'" in record.getMessage()]
+    assert len(logged) == 1 and "E005" in logged[0] and "manage.py cms check" in logged[0]
+
+
+def test_configuration_is_parsed_again_when_the_setting_changes_in_place(settings):
+    settings.RICHIE_SYNC = {"INSTANCES": [GOOD], "MAX_RETRIES": 2}
+    assert get_config().max_retries == 2
+    settings.RICHIE_SYNC["MAX_RETRIES"] = 4
+    assert get_config().max_retries == 4

@@ -8,10 +8,12 @@ Exit status: 0 all went well, 1 something failed, 2 usage or configuration error
 import sys
 import time
 
+from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
-from ...configuration import get_config, parse, raw_setting
+from ...checks import configuration_messages
+from ...configuration import get_config, get_config_and_problems
 from ...models import CourseRunSyncState, SyncStatus
 from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_runs
 from ...delivery import SUCCESS, RichieClient
@@ -46,8 +48,8 @@ class Progress:
 
 class Command(BaseCommand):
     help = "Synchronize course runs to the configured Richie instances (all courses when none is given)."
-    # The command checks RICHIE_SYNC itself and exits with status 2 and the problems (the system
-    # checks would stop it with status 1 before it could say which instance is wrong).
+    # The command reports RICHIE_SYNC's problems itself, serves the healthy instances and exits
+    # with status 2 while any configuration error remains.
     requires_system_checks = []
 
     def add_arguments(self, parser):
@@ -72,22 +74,38 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
 
     def handle(self, *args, **options):
-        started = time.monotonic()
-        config, problems = parse(raw_setting())
-        errors = [problem for problem in problems if problem.level == "error"]
+        config_errors = self._configuration_errors()
+        status = self._run(config_errors, options)
+        if config_errors:  # shown in the exit status even when the healthy instances went well
+            status = max(status or 0, 2)
+        if status is not None:
+            sys.exit(status)
+
+    def _configuration_errors(self):
+        """Print the Error-level configuration problems; the run goes on with the healthy instances."""
+        config, problems = get_config_and_problems()
+        errors = [message for message in configuration_messages(config, problems) if message.level >= checks.ERROR]
+        for message in errors:
+            self.stderr.write(f"Configuration error ({message.id}): {message.msg} {message.hint or ''}".rstrip())
         if errors:
-            for problem in errors:
-                self.stderr.write(f"Configuration error: {problem.message} {problem.hint}".rstrip())
-            self.stderr.write("Fix RICHIE_SYNC (see `./manage.py cms check`), then run again.")
-            sys.exit(2)
+            self.stderr.write(
+                "What these errors name is skipped; the other instances are served. Fix RICHIE_SYNC "
+                "(`./manage.py cms check` lists every problem); this command exits with status 2 until then."
+            )
+        return errors
+
+    def _run(self, config_errors, options):
+        """Run the requested mode; return its exit status (None: a resync that needs no explicit one)."""
+        started = time.monotonic()
+        config = get_config()
         if options["status"]:
-            sys.exit(self._status(options["instances"]))
+            return self._status(options["instances"], config_errors)
         router = Router(config)
         instances = self._instances(config, router, options["instances"])
         if options["batch_size"] < 1 or options["concurrency"] < 1:
             raise CommandError("--batch-size and --concurrency must be at least 1.", returncode=2)
         if options["check"]:
-            sys.exit(self._check(instances))
+            return self._check(instances)
         if deliveries_paused() and not options["dry_run"]:
             raise CommandError(
                 "Deliveries to Richie are paused (waffle switch richie_sync.pause_deliveries). Turn the switch off "
@@ -95,16 +113,16 @@ class Command(BaseCommand):
                 returncode=2,
             )
         if options["pending"]:
-            sys.exit(self._pending(instances, options["use_celery"]))
+            return self._pending(instances, options["use_celery"])
         course_keys = self._course_keys(options["course_keys"] + options["course_ids"])
         if options["failed"]:
             course_keys = self._failed_keys(instances, course_keys)
             if not course_keys:
                 self.stdout.write("No failed course run to resync.")
-                return
+                return None
         if options["use_celery"] and not options["dry_run"]:
             self._enqueue(config, instances, course_keys, options)
-            return
+            return None
         total = count_course_runs(course_keys, options["orgs"])
         progress = Progress(self.stderr, total, self.stderr.isatty() and not options["no_progress"] and not options["dry_run"])
         resync = Resync(
@@ -115,10 +133,8 @@ class Command(BaseCommand):
         reports = resync.run(iter_course_runs(course_keys, options["orgs"], chunk_size=max(options["batch_size"] * options["concurrency"], 500)))
         progress.close()
         if options["dry_run"]:
-            return
-        failed = self._summary(reports, total, time.monotonic() - started)
-        if failed:
-            sys.exit(1)
+            return None
+        return 1 if self._summary(reports, total, time.monotonic() - started) else None
 
     def _instances(self, config, router, names):
         """The selected instances: global ones, plus those that organisations declare in site configuration."""
@@ -161,14 +177,16 @@ class Command(BaseCommand):
             failed = failed.filter(course_id__in=course_keys)
         return sorted(set(failed.values_list("course_id", flat=True)), key=str)
 
-    def _status(self, names):
-        """Counts per instance and state; exit 1 when anything failed."""
+    def _status(self, names, config_errors):
+        """Counts per instance and state; exit 1 when anything failed (2 with configuration errors)."""
         rows = CourseRunSyncState.objects.all()
         if names:
             rows = rows.filter(instance__in=names)
         counts = {}
         for instance, status, count in rows.values_list("instance", "status").annotate(n=Count("id")).order_by():
             counts.setdefault(instance, {})[status] = count
+        if config_errors:
+            self.stdout.write(f"CONFIGURATION ERRORS: {len(config_errors)} (listed above); what they name is skipped.")
         if not counts:
             self.stdout.write("No course run has been synchronized yet.")
             return 0
