@@ -256,3 +256,13 @@ def test_no_page_shows_a_secret(admin_client, with_canary, rows, settings):  # p
         assert_no_secret(response)
     for action in ("resync_now", "force_resync"):
         assert_no_secret(run_action(admin_client, action, *rows.values()))
+
+
+def test_changelist_shows_configuration_errors_as_a_banner(admin_client, settings, rows):  # pylint: disable=unused-argument
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [instance_settings("catalog", "https://richie.example.com/api/v1.0/course-runs-sync", secret=CANARY),
+                      {"NAME": "broken", "URL": "https://richie.example.com/api/v1.0/course-runs-sync"}],
+    }
+    content = admin_client.get(URL).content.decode()
+    assert "richie_sync.E005" in content and escape("'broken' has no SECRET") in content
+    assert CANARY not in content

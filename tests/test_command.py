@@ -256,3 +256,22 @@ def test_summary_reports_rate_and_failures_are_capped(richie_sync, receiver):  #
     assert "60 course run(s) in " in output and "/s)" in output
     assert output.count("FAILED course-v1:") == 50
     assert "... and 10 more (see the admin, or rerun with --failed)" in output
+
+
+def test_configuration_error_skips_only_the_bad_instance(settings, receiver):
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [instance_settings("catalog", receiver.url), {"NAME": "broken", "URL": receiver.url}],
+    }
+    make_courses(2)
+    status, output = sync()
+    assert status == 2 and "'broken' has no SECRET" in output and "manage.py cms check" in output
+    assert "catalog: sent 2" in output and len(receiver.snapshot()) == 2  # the healthy instance was served
+
+
+@pytest.mark.parametrize("mode", ["--check", "--status"])
+def test_check_and_status_show_configuration_errors_and_exit_non_zero(settings, receiver, mode):
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [instance_settings("catalog", receiver.url), {"NAME": "broken", "URL": receiver.url, "SECRET": "x", "TIMEOUT": 0}],
+    }
+    status, output = sync(mode)
+    assert status == 2 and "richie_sync.E007" in output and "'broken' TIMEOUT" in output
