@@ -5,7 +5,33 @@ from edx_django_utils.plugins import PluginSettings, PluginSignals
 
 COURSE_PUBLISHED = "xmodule.modulestore.django.COURSE_PUBLISHED"
 COURSE_DELETED = "xmodule.modulestore.django.COURSE_DELETED"
-ENROLL_STATUS_CHANGE = "common.djangoapps.student.signals.signals.ENROLL_STATUS_CHANGE"
+COURSE_ENROLLMENT_CHANGED = "openedx_events.learning.signals.COURSE_ENROLLMENT_CHANGED"
+COURSE_MODE = "common.djangoapps.course_modes.models.CourseMode"
+
+
+def _receiver(function, signal_path, sender_path=None):
+    receiver = {
+        PluginSignals.RECEIVER_FUNC_NAME: function,
+        PluginSignals.SIGNAL_PATH: signal_path,
+        PluginSignals.DISPATCH_UID: f"openedx_richie_sync.{function}.{signal_path.rsplit('.', 1)[-1]}",
+    }
+    if sender_path:
+        receiver[PluginSignals.SENDER_PATH] = sender_path
+    return receiver
+
+
+# Enrollments and course modes change in either service (LMS views and admin, ecommerce, CMS
+# management commands and tasks); courses are published in the CMS only.
+BOTH_SERVICES = [
+    _receiver("enrollment_changed", COURSE_ENROLLMENT_CHANGED),
+    _receiver("course_mode_changed", "django.db.models.signals.post_save", COURSE_MODE),
+    _receiver("course_mode_changed", "django.db.models.signals.post_delete", COURSE_MODE),
+]
+RECEIVERS = {
+    "lms.djangoapp": BOTH_SERVICES,
+    "cms.djangoapp": [_receiver("course_published", COURSE_PUBLISHED), _receiver("course_deleted", COURSE_DELETED)]
+    + BOTH_SERVICES,
+}
 
 
 class RichieSyncConfig(AppConfig):
@@ -25,31 +51,8 @@ class RichieSyncConfig(AppConfig):
             for project_type in ("lms.djangoapp", "cms.djangoapp")
         },
         PluginSignals.CONFIG: {
-            "cms.djangoapp": {
-                PluginSignals.RELATIVE_PATH: "signals",
-                PluginSignals.RECEIVERS: [
-                    {
-                        PluginSignals.RECEIVER_FUNC_NAME: "course_published",
-                        PluginSignals.SIGNAL_PATH: COURSE_PUBLISHED,
-                        PluginSignals.DISPATCH_UID: "openedx_richie_sync.course_published",
-                    },
-                    {
-                        PluginSignals.RECEIVER_FUNC_NAME: "course_deleted",
-                        PluginSignals.SIGNAL_PATH: COURSE_DELETED,
-                        PluginSignals.DISPATCH_UID: "openedx_richie_sync.course_deleted",
-                    },
-                ],
-            },
-            "lms.djangoapp": {
-                PluginSignals.RELATIVE_PATH: "signals",
-                PluginSignals.RECEIVERS: [
-                    {
-                        PluginSignals.RECEIVER_FUNC_NAME: "enrollment_changed",
-                        PluginSignals.SIGNAL_PATH: ENROLL_STATUS_CHANGE,
-                        PluginSignals.DISPATCH_UID: "openedx_richie_sync.enrollment_changed",
-                    },
-                ],
-            },
+            project_type: {PluginSignals.RELATIVE_PATH: "signals", PluginSignals.RECEIVERS: receivers}
+            for project_type, receivers in RECEIVERS.items()
         },
     }
 

@@ -175,7 +175,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         for result in results:
             where = [instance_name, result.course_id, result.token]
             if result.ok:
-                successes.append([result.generation, result.payload_json, result.status, result.payload_hash, now, now, now] + where)
+                refresh_at = connection.ops.adapt_datetimefield_value(result.refresh_at)
+                successes.append(
+                    [result.generation, result.payload_json, result.status, result.payload_hash, now, now, refresh_at, now] + where
+                )
             else:
                 failures.append(
                     [result.generation, result.state, result.payload_json, result.status, result.attempts,
@@ -187,7 +190,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
                 cursor.executemany(
                     f"UPDATE {table} SET status = CASE WHEN generation = %s THEN 'synced' ELSE 'pending' END, "
                     "last_payload = %s, last_status = %s, payload_hash = %s, attempts = 0, last_error = '', "
-                    "retryable = FALSE, last_attempt_at = %s, last_success_at = %s, modified = %s, "
+                    "retryable = FALSE, last_attempt_at = %s, last_success_at = %s, refresh_at = %s, modified = %s, "
                     f"lease_token = '', lease_until = NULL {_LEASED_ROW}",
                     successes,
                 )
@@ -199,9 +202,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
                     failures,
                 )
 
-    def finish_unchanged(self, state, token):
+    def finish_unchanged(self, state, token, refresh_at=None):
         """Richie already has this payload: the row is synced (unless a newer request came) and released."""
         self.filter(pk=state.pk, lease_token=token).update(
+            refresh_at=refresh_at,
             status=Case(When(generation=state.generation, then=Value(SyncStatus.SYNCED)), default=Value(SyncStatus.PENDING)),
             attempts=0,
             lease_token="",
@@ -221,6 +225,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         if grace_seconds is not None:
             rows = rows.filter(due_at__lte=now - timedelta(seconds=grace_seconds))
         return rows
+
+    def refresh_due(self):
+        """Synced rows whose payload has changed by itself since (a course mode expired)."""
+        return self.filter(status=SyncStatus.SYNCED, refresh_at__lte=timezone.now())
 
     def retry_due(self, after_seconds):
         """Failed rows that may succeed later (Richie was down), last tried ``after_seconds`` ago."""
@@ -257,6 +265,9 @@ class CourseRunSyncState(models.Model):
     last_error = models.TextField(blank=True, help_text="Richie's answer to the last failed attempt, and what to do.")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    refresh_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the payload changes by itself (a course mode expires): the sweep delivers it again."
+    )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -266,7 +277,10 @@ class CourseRunSyncState(models.Model):
         app_label = "richie_sync"
         verbose_name = "course run sync state"
         constraints = [models.UniqueConstraint(fields=["course_id", "instance"], name="richie_sync_course_instance")]
-        indexes = [models.Index(fields=["instance", "status"], name="richie_sync_instance_status")]
+        indexes = [
+            models.Index(fields=["instance", "status"], name="richie_sync_instance_status"),
+            models.Index(fields=["refresh_at"], name="richie_sync_refresh_at"),
+        ]
 
     def __str__(self):
         return f"{self.course_id} → {self.instance}: {self.status}"

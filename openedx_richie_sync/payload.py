@@ -42,7 +42,8 @@ class CourseRun:
     catalog_visibility: str | None = None
     enrollment_count: int = 0
     lms_root_url: str = ""
-    modes: tuple | None = None  # (slug, min_price, currency) of each course mode, when prices are sent
+    # (slug, min_price, currency, expiration_datetime) of each unexpired mode, when prices are sent
+    modes: tuple | None = None
 
 
 @lru_cache(maxsize=4096)
@@ -83,6 +84,15 @@ FREE_MODES_WITH_CERTIFICATE = frozenset({"honor"})
 
 def _decimal(amount):
     return f"{Decimal(amount):.2f}"
+
+
+def next_refresh(modes):
+    """
+    When the price fields of ``modes`` will change by themselves (the first mode to expire), or None.
+
+    An expiring mode sends no signal: the sweep asks for a delivery at that time.
+    """
+    return min((mode[3] for mode in modes or () if len(mode) > 3 and mode[3] is not None), default=None)
 
 
 def price_fields(modes):

@@ -11,8 +11,11 @@ from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 from opaque_keys.edx.locator import CourseLocator
 
-from .payload import CourseRun
+from .payload import CourseRun, PayloadError
 
+
+class CourseLoadError(PayloadError):
+    """The platform cannot load the course: nothing can be sent until the course is fixed in Studio."""
 
 def course_run_key(value):
     """
@@ -53,10 +56,13 @@ def org_site_values(org):
 
 
 def course_modes(course_key):
-    """``(slug, min_price, currency)`` of each selectable, unexpired mode of the course."""
+    """``(slug, min_price, currency, expiration_datetime)`` of each selectable, unexpired mode of the course."""
     from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
 
-    return tuple((mode.slug, mode.min_price, mode.currency) for mode in CourseMode.modes_for_course(course_id=course_key))
+    return tuple(
+        (mode.slug, mode.min_price, mode.currency, mode.expiration_datetime)
+        for mode in CourseMode.modes_for_course(course_id=course_key)
+    )
 
 
 def _snapshot(overview, enrollment_count, root_url=None, modes=None):
@@ -100,6 +106,11 @@ def load_course_run(course_id, root_url=None, with_modes=False):
         overview = CourseOverview.get_from_id(course_key)
     except CourseOverview.DoesNotExist:
         return None
+    except OSError as error:  # the platform's answer for a course that fails to load (an ErrorBlock)
+        raise CourseLoadError(
+            f"the platform cannot load course {course_id} ({type(error).__name__}: {error}). Open it in Studio, "
+            "fix what Studio reports (a broken XML or advanced setting), publish it again: it is then sent"
+        ) from error
     modes = course_modes(course_key) if with_modes else None
     return _snapshot(overview, active_enrollment_count(course_key), root_url, modes)
 

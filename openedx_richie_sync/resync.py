@@ -13,6 +13,7 @@ split until the item that causes it is isolated.
 
 import logging
 import time
+from datetime import datetime
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
@@ -28,7 +29,7 @@ from .delivery import (
     format_answer,
 )
 from .models import CourseRunSyncState, SyncStatus
-from .payload import PayloadError, build_payload
+from .payload import PayloadError, build_payload, next_refresh
 from .platform_api import course_modes, course_run_key
 from .routing import Router
 from .signing import payload_hash, serialize
@@ -57,6 +58,7 @@ class Prepared:
     attempts: int = 0  # failed attempts recorded so far
     generation: int = 0  # of the sync-state row, read before the course data
     token: str = ""  # of the lease held on that row while the item is sent
+    refresh_at: datetime | None = None  # when this payload changes by itself (a course mode expires)
 
     @property
     def link(self):
@@ -84,6 +86,7 @@ class ItemResult:
     state: str = SyncStatus.FAILED.value
     retryable: bool = False
     token: str = ""
+    refresh_at: datetime | None = None
 
     @classmethod
     def of(cls, item, delivery=None, detail=None, retryable=None):
@@ -97,6 +100,7 @@ class ItemResult:
             item.generation,
             retryable=(delivery is not None and delivery.outcome == TRANSIENT) if retryable is None else retryable,
             token=item.token,
+            refresh_at=item.refresh_at,
         )
 
 
@@ -134,7 +138,10 @@ def prepare(run, instance, config, state=None, force=False):
     if state is not None and not force and state.is_current(digest):
         return None
     attempts = state.attempts if state is not None and state.status != SyncStatus.SYNCED else 0
-    return Prepared(run.course_id, run.org, payload, body, digest, attempts, state.generation if state is not None else 0)
+    return Prepared(
+        run.course_id, run.org, payload, body, digest, attempts, state.generation if state is not None else 0,
+        refresh_at=next_refresh(run.modes) if instance.send_prices else None,
+    )
 
 
 def batch_results(items, delivery):

@@ -22,9 +22,8 @@ from .routing import Router
 log = logging.getLogger(__name__)
 
 # Enqueueing happens in Studio's request: ask the broker once, briefly, never the client's
-# default reconnection loop (several seconds per call when the broker is down, FACTS.md).
+# default reconnection loop (several seconds per call when the broker is down: docs/architecture.md).
 BROKER_FAILFAST = {"connect_timeout": 2, "transport_options": {"max_retries": 0}}
-ENROLLMENT_EVENTS = ("enroll", "unenroll")
 
 
 def course_published(sender, course_key, **kwargs):  # pylint: disable=unused-argument
@@ -37,16 +36,27 @@ def course_deleted(sender, course_key, **kwargs):  # pylint: disable=unused-argu
     _request_and_enqueue(course_key)
 
 
-def enrollment_changed(sender, event=None, course_id=None, **kwargs):  # pylint: disable=unused-argument
+def course_mode_changed(sender, instance, **kwargs):  # pylint: disable=unused-argument
     """
-    A learner enrolled or unenrolled: refresh ``enrollment_count``, at most once per interval.
+    A course mode was saved or deleted (LMS admin, ecommerce API): prices may have changed.
 
-    Only the first change after a delivery schedules one (for when the interval since the last
-    success has passed); the changes that follow find the row pending and add nothing.
+    The platform sends no course_published then, so without this Richie would keep the old
+    price. Only the instances that send prices for the course's organisation are asked.
     """
-    if str(event) not in ENROLLMENT_EVENTS:
-        return
-    key = course_run_key(course_id)
+    _request_and_enqueue(getattr(instance, "course_id", None), prices_only=True)
+
+
+def enrollment_changed(sender, enrollment=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    An enrollment was created, activated, deactivated or changed mode: refresh ``enrollment_count``.
+
+    openedx-events' COURSE_ENROLLMENT_CHANGED is the one signal the platform sends on every change
+    of an enrollment's activity (``update_enrollment``, which enroll, unenroll, activate and
+    deactivate all go through, in the LMS and the CMS); ENROLL_STATUS_CHANGE misses re-activations.
+    At most one update per ``ENROLLMENT_COUNT_INTERVAL``: only the first change after a delivery
+    schedules one; the changes that follow find the row pending and add nothing.
+    """
+    key = course_run_key(getattr(getattr(enrollment, "course", None), "course_key", None))
     if key is None:
         return
     try:
@@ -67,19 +77,20 @@ def enrollment_changed(sender, event=None, course_id=None, **kwargs):  # pylint:
         log.exception("Could not record the Richie enrollment-count update of course %s.", key)
 
 
-def _routed(key):
+def _routed(key, prices_only=False):
     """The configuration, and the names of the instances serving the course's organisation."""
     config = get_config()
-    return config, Router(config).for_org(key.org).names()
+    instances = Router(config).for_org(key.org).instances
+    return config, [instance.name for instance in instances if instance.send_prices or not prices_only]
 
 
-def _request_and_enqueue(course_key):
+def _request_and_enqueue(course_key, prices_only=False):
     key = course_run_key(course_key)
     if key is None:
         log.debug("Richie sync ignores %s: not a course run (CCX or library).", course_key)
         return
     try:
-        config, names = _routed(key)
+        config, names = _routed(key, prices_only)
         if not names:
             return
         due = timezone.now() + timedelta(seconds=config.coalesce_seconds)

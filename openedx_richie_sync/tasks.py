@@ -31,6 +31,10 @@ from .toggles import deliveries_paused
 
 log = logging.getLogger(__name__)
 
+# The sweep reports deliveries still pending this many PENDING_GRACE periods after they were due.
+STUCK_AFTER_GRACES = 3
+STUCK_AFTER_MIN_SECONDS = 900
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -83,8 +87,8 @@ def deliver(course_id, instance_name, generation, force=False):
 
 def _deliver_leased(state, token, instance, route, config, force):
     course_id, name = state.course_id, instance.name
-    run = load_course_run(course_id, route.lms_root_url, with_modes=instance.send_prices)
     try:
+        run = load_course_run(course_id, route.lms_root_url, with_modes=instance.send_prices)
         if run is None:
             if not state.payload_hash:  # deleted before Richie ever had it: nothing to hide
                 CourseRunSyncState.objects.finish_unchanged(state, token)
@@ -103,7 +107,7 @@ def _deliver_leased(state, token, instance, route, config, force):
         )
         return Outcome("failed")
     if item.payload_hash == state.payload_hash and not force:
-        CourseRunSyncState.objects.finish_unchanged(state, token)
+        CourseRunSyncState.objects.finish_unchanged(state, token, item.refresh_at)
         log.info("Richie sync course=%s instance=%s outcome=unchanged", course_id, name)
         return Outcome("unchanged")
     log.debug("Richie sync payload for course %s to %r: %s", course_id, name, item.payload)
@@ -194,18 +198,46 @@ def sweep(pending_grace, retry_failed_after):
     """Queue what is overdue; return the counts. Also ``sync_courses_to_richie --pending --async``."""
     from .signals import enqueue  # pylint: disable=import-outside-toplevel
 
-    queued = retried = 0
-    failed = []
-    if retry_failed_after is not None:
-        failed = CourseRunSyncState.objects.retry_due(retry_failed_after).values_list("course_id", "org", "instance")
-    for course_id, org, instance_name in list(failed):
-        generations = CourseRunSyncState.objects.request(course_id, org, [instance_name], timezone.now())
-        retried += len(generations) - len(enqueue(course_id, generations))
+    def request_again(rows):
+        done = 0
+        for course_id, org, instance_name in list(rows.values_list("course_id", "org", "instance")):
+            generations = CourseRunSyncState.objects.request(course_id, org, [instance_name], timezone.now())
+            done += len(generations) - len(enqueue(course_id, generations))
+        return done
+
+    retried = request_again(CourseRunSyncState.objects.retry_due(retry_failed_after)) if retry_failed_after is not None else 0
+    refreshed = request_again(CourseRunSyncState.objects.refresh_due())
+    queued = 0
     rows = CourseRunSyncState.objects.due(pending_grace).values_list("course_id", "instance", "generation")
     for course_id, instance_name, generation in list(rows):
         queued += not enqueue(course_id, {instance_name: generation})
-    log.info("Richie sync sweep: %d failed deliveries retried, %d pending deliveries queued.", retried, queued)
-    return {"queued": queued, "retried": retried}
+    _warn_if_nothing_consumes(pending_grace)
+    log.info(
+        "Richie sync sweep: %d failed deliveries retried, %d expired prices refreshed, %d pending deliveries queued.",
+        retried, refreshed, queued,
+    )
+    return {"queued": queued, "retried": retried, "refreshed": refreshed}
+
+
+def _warn_if_nothing_consumes(pending_grace):
+    """
+    Say so when deliveries stay pending long after the sweep queued them: no worker takes them.
+
+    A row queued by a sweep is delivered within seconds by a live worker; one still pending
+    ``STUCK_AFTER_GRACES`` graces (at least 15 minutes) after it was due was queued several
+    times for nothing. Re-queuing it silently for ever would hide the cause.
+    """
+    stuck_after = max(STUCK_AFTER_GRACES * pending_grace, STUCK_AFTER_MIN_SECONDS)
+    stuck = CourseRunSyncState.objects.due(stuck_after).count()
+    if stuck:
+        queue = get_config().celery_queue or sync_course_run.app.conf.task_default_queue
+        log.error(
+            "Richie sync: %d deliveries are still pending more than %d minutes after they were due, although the "
+            "sweep queues them to Celery queue %r: does a worker consume that queue? Stock workers consume "
+            "edx.cms.core.default/high/low and edx.lms.core.default/high/high_mem. Fix RICHIE_SYNC['CELERY_QUEUE'] "
+            "or the workers; `./manage.py cms sync_courses_to_richie --pending` delivers them from the command.",
+            stuck, stuck_after // 60, queue,
+        )
 
 
 def log_delivery(course_id, instance, delivery, attempt):

@@ -101,7 +101,7 @@ def test_transient_failures_retry_then_fail_retryable_then_the_sweep_recovers(ri
     assert "Richie failed internally" in row.last_error and "The sweep retries it" in caplog.text
 
     receiver.reset()  # Richie is back
-    assert sweep(pending_grace=0, retry_failed_after=3600) == {"queued": 0, "retried": 0}  # not yet
+    assert sweep(pending_grace=0, retry_failed_after=3600) == {"queued": 0, "retried": 0, "refreshed": 0}  # not yet
     CourseRunSyncState.objects.update(last_attempt_at=timezone.now() - timedelta(hours=2))
     sweep(pending_grace=0, retry_failed_after=3600)
     row = state()
@@ -140,7 +140,7 @@ def test_pending_left_by_a_broker_outage_is_delivered_by_the_command(richie_sync
 def test_the_sweep_requeues_overdue_pending_rows_only(richie_sync, published_tasks, course):  # pylint: disable=unused-argument
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now() - timedelta(minutes=10))
     CourseRunSyncState.objects.request("course-v1:DemoX+Fresh+2026", "DemoX", ["catalog"], timezone.now())
-    assert sweep(pending_grace=300, retry_failed_after=None) == {"queued": 1, "retried": 0}
+    assert sweep(pending_grace=300, retry_failed_after=None) == {"queued": 1, "retried": 0, "refreshed": 0}
     assert [task["args"] for task in published_tasks] == [[COURSE, "catalog", 1]]
 
 
@@ -164,33 +164,62 @@ def test_deleted_course_is_hidden_then_shown_again_when_recreated(richie_sync, r
 
 def test_enrollment_changes_are_throttled(richie_sync, receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
     from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
-    from openedx_richie_sync.signals import enrollment_changed  # pylint: disable=import-outside-toplevel
-    from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE  # pylint: disable=import-outside-toplevel
 
-    ENROLL_STATUS_CHANGE.connect(enrollment_changed, dispatch_uid="test-enrollment")  # the LMS connects it
-    try:
-        course = make_course()
-        sync_course_run.apply(args=(COURSE, "catalog")).get()  # Richie is up to date
-        with django_capture_on_commit_callbacks(execute=True):
-            for index in range(30):
-                user = django_user_model.objects.create(username=f"learner{index}")
-                CourseEnrollment.enroll(user, course.id)
-            CourseEnrollment.unenroll(user, course.id)
-        assert len(published_tasks) == 1  # one delivery for 31 changes
-        eta = published_tasks[0]["headers"]["eta"]
-        assert eta >= (state().last_success_at + timedelta(seconds=3599)).isoformat()[:19]
-        assert sync_course_run.apply(args=published_tasks[0]["args"]).get() == "sent"
-        assert receiver.runs[LINK]["enrollment_count"] == 29
-    finally:
-        ENROLL_STATUS_CHANGE.disconnect(dispatch_uid="test-enrollment")
-
-
-def test_enrollment_events_other_than_enroll_and_unenroll_are_ignored(richie_sync, published_tasks, course, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
-    from openedx_richie_sync.signals import enrollment_changed  # pylint: disable=import-outside-toplevel
-
+    course = make_course()
+    sync_course_run.apply(args=(COURSE, "catalog")).get()  # Richie is up to date
     with django_capture_on_commit_callbacks(execute=True):
-        enrollment_changed(None, event="upgrade_start", course_id=course.id)
-        enrollment_changed(None, event="enroll", course_id=CourseKey.from_string("ccx-v1:DemoX+Demo101+2026+ccx@1"))
+        for index in range(30):
+            user = django_user_model.objects.create(username=f"learner{index}")
+            CourseEnrollment.enroll(user, course.id)
+        CourseEnrollment.unenroll(user, course.id)
+    assert len(published_tasks) == 1  # one delivery for 31 changes
+    eta = published_tasks[0]["headers"]["eta"]
+    assert eta >= (state().last_success_at + timedelta(seconds=3599)).isoformat()[:19]
+    assert sync_course_run.apply(args=published_tasks[0]["args"]).get() == "sent"
+    assert receiver.runs[LINK]["enrollment_count"] == 29
+
+
+@pytest.mark.parametrize("change", ["enroll", "unenroll", "deactivate", "reactivate", "update_enrollment"])
+def test_every_change_of_the_active_count_requests_an_update(richie_sync, receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks, change):  # pylint: disable=unused-argument
+    """Re-activation sends no ENROLL_STATUS_CHANGE on the platform: the count must follow anyway."""
+    from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
+
+    course = make_course()
+    user = django_user_model.objects.create(username="learner")
+    enrollment = CourseEnrollment.enroll(user, course.id)
+    if change in ("reactivate", "update_enrollment"):
+        enrollment.update_enrollment(is_active=False)
+    sync_course_run.apply(args=(COURSE, "catalog")).get()  # Richie is up to date
+    published_tasks.clear()
+    expected = {"enroll": 1, "unenroll": 0, "deactivate": 0, "reactivate": 1, "update_enrollment": 1}[change]
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "enroll":
+            CourseEnrollment.enroll(django_user_model.objects.create(username="second"), course.id)
+            expected = 2
+        elif change == "unenroll":
+            CourseEnrollment.unenroll(user, course.id)
+        elif change == "deactivate":
+            enrollment.deactivate()
+        elif change == "reactivate":
+            enrollment.activate()
+        else:
+            enrollment.update_enrollment(is_active=True)
+    assert len(published_tasks) == 1
+    assert sync_course_run.apply(args=published_tasks[0]["args"]).get() == "sent"
+    assert receiver.runs[LINK]["enrollment_count"] == expected
+
+
+def test_enrollment_events_of_ccx_courses_are_ignored(richie_sync, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    from openedx_events.learning.data import CourseData, CourseEnrollmentData  # pylint: disable=import-outside-toplevel
+
+    from openedx_richie_sync.signals import enrollment_changed  # pylint: disable=import-outside-toplevel
+
+    ccx = CourseKey.from_string("ccx-v1:DemoX+Demo101+2026+ccx@1")
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollment_changed(
+            None, enrollment=CourseEnrollmentData(user=None, course=CourseData(course_key=ccx), mode="audit", is_active=True, creation_date=None)
+        )
+        enrollment_changed(None, enrollment=None)
     assert published_tasks == [] and not CourseRunSyncState.objects.exists()
 
 
@@ -210,3 +239,15 @@ def test_resync_skips_a_row_whose_generation_moved_before_its_lease(richie_sync,
     assert leased == set() and state().lease_token == ""
     token, leased = CourseRunSyncState.objects.lease_rows("catalog", {COURSE: 4}, 60)
     assert leased == {COURSE} and state().lease_token == token
+
+
+def test_the_sweep_says_when_nothing_consumes_the_queue(richie_sync, published_tasks, course, caplog):  # pylint: disable=unused-argument
+    CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now() - timedelta(minutes=5))
+    with caplog.at_level(logging.ERROR, logger="openedx_richie_sync.tasks"):
+        sweep(pending_grace=60, retry_failed_after=None)
+    assert "does a worker consume" not in caplog.text  # 5 minutes late: a sweep's re-queue may still be on its way
+    CourseRunSyncState.objects.update(due_at=timezone.now() - timedelta(minutes=20))
+    with caplog.at_level(logging.ERROR, logger="openedx_richie_sync.tasks"):
+        assert sweep(pending_grace=60, retry_failed_after=None)["queued"] == 1
+    assert "1 deliveries are still pending more than 15 minutes" in caplog.text
+    assert "'edx.cms.core.default': does a worker consume that queue?" in caplog.text

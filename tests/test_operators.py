@@ -1,12 +1,14 @@
 """Operators' features: multi-site routing, the earlier plugin's settings, prices, pause switch, checks, --status."""
 
 import sys
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.contrib.sites.models import Site
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from openedx_richie_sync.checks import check_earlier_plugin, check_richie_sync_configuration
 from openedx_richie_sync.configuration import from_legacy, get_config, parse
@@ -179,6 +181,58 @@ def test_prices_are_sent_only_when_enabled(settings, receiver, course):
     assert (run["offer"], run["certificate_offer"], run["certificate_price"], run["price_currency"]) == (
         "partially_free", "paid", "49.00", "EUR"
     )
+
+
+def test_a_course_mode_change_reaches_the_instances_that_send_prices(settings, receiver, second_receiver, course, published_tasks, django_capture_on_commit_callbacks):
+    """Saving or deleting a mode (LMS admin, ecommerce) sends no course_published: the plugin follows it itself."""
+    from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
+
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [
+            instance_settings("catalog", receiver.url, SEND_PRICES=True),
+            instance_settings("no-prices", second_receiver.url, secret="other-secret"),
+        ]
+    }
+    course_id = str(course.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        verified = CourseMode.objects.create(course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49)
+    assert [(task["args"][0], task["args"][1]) for task in published_tasks] == [(course_id, "catalog")]
+    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert receiver.runs[link(course_id)]["price"] == "49.00"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        verified.min_price = 59
+        verified.save()
+    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert receiver.runs[link(course_id)]["price"] == "59.00"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        verified.delete()
+    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert receiver.runs[link(course_id)]["offer"] == "free" and receiver.runs[link(course_id)]["price"] is None
+    assert second_receiver.requests == []  # the instance without prices was never asked
+
+
+def test_a_mode_that_expires_is_followed_by_the_sweep(settings, receiver, course, published_tasks):
+    from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
+
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url, SEND_PRICES=True)]}
+    CourseMode.objects.create(course_id=course.id, mode_slug="audit", mode_display_name="Audit", min_price=0)
+    expires = timezone.now() + timedelta(hours=2)
+    CourseMode.objects.create(
+        course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49, expiration_datetime=expires
+    )
+    assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "sent"
+    state = CourseRunSyncState.objects.get()
+    assert state.refresh_at == expires and receiver.runs[link(str(course.id))]["certificate_offer"] == "paid"
+    published_tasks.clear()
+    assert sweep_task_result()["refreshed"] == 0  # not yet
+    CourseRunSyncState.objects.filter(pk=state.pk).update(refresh_at=timezone.now() - timedelta(seconds=1))
+    CourseMode.objects.filter(mode_slug="verified").update(_expiration_datetime=timezone.now() - timedelta(seconds=1))
+    assert sweep_task_result()["refreshed"] == 1
+    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert receiver.runs[link(str(course.id))]["certificate_offer"] == "free"
+    assert CourseRunSyncState.objects.get().refresh_at is None
 
 
 # -- pause switch ----------------------------------------------------------------------------------
