@@ -145,6 +145,11 @@ def count_course_runs(course_keys=None, orgs=None):
     return _overviews(course_keys, orgs).count()
 
 
+def iter_course_keys(course_keys):
+    """The keys among ``course_keys`` that have a course overview."""
+    return _overviews(course_keys, None).values_list("id", flat=True).iterator()
+
+
 def _overviews(course_keys, orgs):
     from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
         CourseOverview,

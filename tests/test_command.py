@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from test_support.richie_receiver import RichieReceiver
@@ -275,3 +276,41 @@ def test_check_and_status_show_configuration_errors_and_exit_non_zero(settings, 
     }
     status, output = sync(mode)
     assert status == 2 and "richie_sync.E007" in output and "'broken' TIMEOUT" in output
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["course-v1:DemoX+Nope+2026"], "No course run course-v1:DemoX+Nope+2026 on this platform"),
+        (["--org", "NoSuchOrg"], "No course run of organisation 'NoSuchOrg'"),
+        (["--status", "--instance", "nope"], "Unknown Richie instance(s): nope"),
+        (["--batch-size", str(10**20)], "at most 1000 (--batch-size)"),
+        (["--concurrency", str(10**20)], "32 (--concurrency)"),
+        (["--pending", "--async", "--org", "DemoX"], "it takes no course key nor --org"),
+    ],
+)
+def test_selections_that_match_nothing_and_bad_combinations_exit_2(richie_sync, receiver, args, words):  # pylint: disable=unused-argument
+    make_courses(1)
+    status, output = sync(*args)
+    assert status == 2 and words in output
+    assert receiver.requests == []
+
+
+def test_pending_delivers_only_the_selected_courses(richie_sync, receiver):  # pylint: disable=unused-argument
+    first, second = make_courses(2)
+    for course in (first, second):
+        CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], timezone.now())
+    status, output = sync("--pending", str(first.id))
+    assert status == 0 and "1 sent" in output
+    assert set(receiver.runs) == {link(str(first.id))}
+    assert CourseRunSyncState.objects.get(course_id=str(second.id)).status == SyncStatus.PENDING
+
+
+@pytest.mark.parametrize("args", [["--check", "--dry-run"], ["--status", "--pending"], ["--pending", "--check"]])
+def test_modes_are_mutually_exclusive(richie_sync, receiver, capsys, args):  # pylint: disable=unused-argument
+    from openedx_richie_sync.management.commands.sync_courses_to_richie import Command  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(SystemExit) as exit_:
+        Command().run_from_argv(["manage.py", "sync_courses_to_richie", *args])
+    assert exit_.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    assert receiver.requests == []

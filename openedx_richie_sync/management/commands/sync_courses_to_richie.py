@@ -5,17 +5,19 @@ Same name as the earlier richie-openedx-sync plugin's command, so runbooks keep 
 Exit status: 0 all went well, 1 something failed, 2 usage or configuration error.
 """
 
+import operator
 import sys
 import time
+from functools import reduce
 
 from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from ...checks import configuration_messages
 from ...configuration import get_config, get_config_and_problems
 from ...models import CourseRunSyncState, SyncStatus
-from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_runs
+from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_keys, iter_course_runs
 from ...delivery import SUCCESS, RichieClient
 from ...resync import Resync
 from ...routing import Router
@@ -23,6 +25,8 @@ from ...toggles import deliveries_paused
 
 MAX_LISTED_FAILURES = 50
 DEFAULT_BATCH_SIZE = 100
+MAX_BATCH_SIZE = 1000  # a larger list only makes Richie's answer slower and a failure costlier
+MAX_CONCURRENCY = 32  # threads and pooled connections of one command run
 
 
 class Progress:
@@ -61,16 +65,19 @@ class Command(BaseCommand):
                             help="Only this Richie instance (repeatable; default: every enabled instance).")
         parser.add_argument("--force", action="store_true", help="Send even what Richie already has.")
         parser.add_argument("--failed", action="store_true", help="Only the course/instance pairs whose last delivery failed.")
-        parser.add_argument("--pending", action="store_true",
-                            help="Deliver now what the publish path left pending (broker or worker down). "
-                                 "With --async: run the periodic sweep once (for cron where Celery beat does not run).")
-        parser.add_argument("--dry-run", action="store_true", help="Print the payloads that would be sent (JSON lines); send nothing.")
-        parser.add_argument("--check", action="store_true", help="Prove each instance's URL and secret with a harmless signed request.")
-        parser.add_argument("--status", action="store_true", help="Counts of course runs per state and instance; sends nothing.")
+        modes = parser.add_mutually_exclusive_group()
+        modes.add_argument("--pending", action="store_true",
+                           help="Deliver now what the publish path left pending (broker or worker down). "
+                                "With --async: run the periodic sweep once (for cron where Celery beat does not run).")
+        modes.add_argument("--check", action="store_true", help="Prove each instance's URL and secret with a harmless signed request.")
+        modes.add_argument("--status", action="store_true", help="Counts of course runs per state and instance; sends nothing.")
+        modes.add_argument("--dry-run", action="store_true", help="Print the payloads a resync would send (JSON lines); send nothing.")
         parser.add_argument("--async", action="store_true", dest="use_celery", help="Queue Celery tasks instead of sending from this process.")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                            help=f"Course runs per request (default {DEFAULT_BATCH_SIZE}; Richie spends ~90 ms on each changed run).")
-        parser.add_argument("--concurrency", type=int, default=4, help="Requests in flight per run of the command (default 4).")
+                            help=f"Course runs per request, 1 to {MAX_BATCH_SIZE} (default {DEFAULT_BATCH_SIZE}; "
+                                 "Richie spends ~90 ms on each changed run).")
+        parser.add_argument("--concurrency", type=int, default=4,
+                            help=f"Requests in flight per run of the command, 1 to {MAX_CONCURRENCY} (default 4).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
 
     def handle(self, *args, **options):
@@ -99,11 +106,15 @@ class Command(BaseCommand):
         started = time.monotonic()
         config = get_config()
         if options["status"]:
-            return self._status(options["instances"], config_errors)
+            return self._status(config, options["instances"], config_errors)
         router = Router(config)
         instances = self._instances(config, router, options["instances"])
-        if options["batch_size"] < 1 or options["concurrency"] < 1:
-            raise CommandError("--batch-size and --concurrency must be at least 1.", returncode=2)
+        if not (1 <= options["batch_size"] <= MAX_BATCH_SIZE and 1 <= options["concurrency"] <= MAX_CONCURRENCY):
+            raise CommandError(
+                "--batch-size and --concurrency must be at least 1, and at most "
+                f"{MAX_BATCH_SIZE} (--batch-size) and {MAX_CONCURRENCY} (--concurrency).",
+                returncode=2,
+            )
         if options["check"]:
             return self._check(instances)
         if deliveries_paused() and not options["dry_run"]:
@@ -112,9 +123,10 @@ class Command(BaseCommand):
                 "in the Django admin (Waffle > Switches); what changed meanwhile is pending and is delivered then.",
                 returncode=2,
             )
-        if options["pending"]:
-            return self._pending(instances, options["use_celery"])
         course_keys = self._course_keys(options["course_keys"] + options["course_ids"])
+        if options["pending"]:
+            return self._pending(instances, options["use_celery"], course_keys, options["orgs"])
+        self._require_matches(course_keys, options["orgs"])
         if options["failed"]:
             course_keys = self._failed_keys(instances, course_keys)
             if not course_keys:
@@ -169,6 +181,24 @@ class Command(BaseCommand):
         return keys
 
     @staticmethod
+    def _require_matches(course_keys, orgs):
+        """A course key or organisation that matches no course is a mistake worth stopping for (exit 2)."""
+        if course_keys:
+            found = set(map(str, iter_course_keys(course_keys)))
+            missing = [str(key) for key in course_keys if str(key) not in found]
+            if missing:
+                raise CommandError(
+                    f"No course run {', '.join(missing)} on this platform (no CourseOverview): check the key, and "
+                    "that the course was published in Studio.", returncode=2,
+                )
+        for org in orgs:
+            if not count_course_runs(course_keys, [org]):
+                raise CommandError(
+                    f"No course run of organisation {org!r}" + (" among the given courses" if course_keys else "")
+                    + ": check the organisation code.", returncode=2,
+                )
+
+    @staticmethod
     def _failed_keys(instances, course_keys):
         failed = CourseRunSyncState.objects.filter(
             instance__in=[instance.name for instance in instances], status=SyncStatus.FAILED
@@ -177,10 +207,17 @@ class Command(BaseCommand):
             failed = failed.filter(course_id__in=course_keys)
         return sorted(set(failed.values_list("course_id", flat=True)), key=str)
 
-    def _status(self, names, config_errors):
+    def _status(self, config, names, config_errors):
         """Counts per instance and state; exit 1 when anything failed (2 with configuration errors)."""
         rows = CourseRunSyncState.objects.all()
         if names:
+            known = {instance.name for instance in config.instances}
+            unknown = sorted(set(names) - known - set(rows.filter(instance__in=names).values_list("instance", flat=True)))
+            if unknown:
+                raise CommandError(
+                    f"Unknown Richie instance(s): {', '.join(unknown)}: neither configured nor in the sync state. "
+                    f"Configured: {', '.join(sorted(known)) or 'none'}.", returncode=2,
+                )
             rows = rows.filter(instance__in=names)
         counts = {}
         for instance, status, count in rows.values_list("instance", "status").annotate(n=Count("id")).order_by():
@@ -198,17 +235,27 @@ class Command(BaseCommand):
             self.stdout.write("Deliveries are PAUSED (waffle switch richie_sync.pause_deliveries).")
         return 1 if any(instance.get(SyncStatus.FAILED) for instance in counts.values()) else 0
 
-    def _pending(self, instances, use_celery):
-        """Deliver (or queue) every due pending delivery; exit status 1 if one failed."""
+    def _pending(self, instances, use_celery, course_keys, orgs):
+        """Deliver (or queue) every due pending delivery of the selection; exit status 1 if one failed."""
         from ...tasks import deliver, sweep  # pylint: disable=import-outside-toplevel
 
         if use_celery:
+            if course_keys or orgs:
+                raise CommandError("--pending --async runs the whole sweep: it takes no course key nor --org.", returncode=2)
             config = get_config()
             counts = sweep(config.pending_grace, config.retry_failed_after)
-            self.stdout.write(f"Queued {counts['queued']} overdue deliveries; retrying {counts['retried']} failed ones.")
+            self.stdout.write(
+                f"Queued {counts['queued']} overdue deliveries; retrying {counts['retried']} failed ones; "
+                f"refreshing {counts['refreshed']} whose prices expired."
+            )
             return 0
         names = [instance.name for instance in instances]
-        rows = CourseRunSyncState.objects.due().filter(instance__in=names).values_list("course_id", "instance", "generation")
+        rows = CourseRunSyncState.objects.due().filter(instance__in=names)
+        if course_keys:
+            rows = rows.filter(course_id__in=[str(key) for key in course_keys])
+        if orgs:
+            rows = rows.filter(reduce(operator.or_, (Q(org__iexact=org) for org in orgs)))  # as --org selects courses
+        rows = rows.values_list("course_id", "instance", "generation")
         outcomes = {}
         for course_id, name, generation in list(rows):
             outcome = deliver(course_id, name, generation).result
