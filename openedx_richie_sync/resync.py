@@ -253,7 +253,12 @@ class Resync:
         return instance
 
     def _route(self, runs):
-        """``[(instance, runs)]``: each run under every instance that serves its organisation."""
+        """
+        ``[(instance, [(run, its instance), ...])]``: each run under every instance that serves its organisation.
+
+        Each run keeps the instance as its own organisation sees it (site configuration may turn
+        ``SEND_PRICES`` on or off per organisation); runs are grouped by instance name only.
+        """
         groups = {}
         for run in runs:
             route = self.router.for_org(run.org)
@@ -263,7 +268,7 @@ class Resync:
                 modes = course_modes(course_run_key(run.course_id)) if needs_modes else run.modes
                 run = replace(run, lms_root_url=route.lms_root_url, modes=modes)  # once, for every instance
             for instance in instances:
-                groups.setdefault(instance.name, (self._open(instance), []))[1].append(run)
+                groups.setdefault(instance.name, (self._open(instance), []))[1].append((run, instance))
         return list(groups.values())
 
     def run(self, chunks):
@@ -302,9 +307,9 @@ class Resync:
         left to it; so is a row whose generation moves before we lease it.
         """
         report = self.reports[instance.name]
-        states = CourseRunSyncState.objects.states_by_course(instance.name, [run.course_id for run in runs])
+        states = CourseRunSyncState.objects.states_by_course(instance.name, [run.course_id for run, _ in runs])
         candidates = []  # Prepared items to send, ItemResults of payloads that cannot be built
-        for run in runs:
+        for run, run_instance in runs:
             state = states.get(run.course_id)
             if self.only_failed and (state is None or state.status != SyncStatus.FAILED):
                 continue
@@ -312,7 +317,7 @@ class Resync:
                 report.busy += 1
                 continue
             try:
-                item = prepare(run, instance, self.config, state, force=self.force)
+                item = prepare(run, run_instance, self.config, state, force=self.force)
             except PayloadError as error:
                 generation = state.generation if state is not None else 0
                 candidates.append(ItemResult(run.course_id, run.org, False, detail=str(error), generation=generation))

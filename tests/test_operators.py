@@ -235,6 +235,23 @@ def test_a_mode_that_expires_is_followed_by_the_sweep(settings, receiver, course
     assert CourseRunSyncState.objects.get().refresh_at is None
 
 
+def test_per_organisation_prices_apply_to_each_course_of_a_mixed_resync(settings, receiver):
+    """OrgA without prices and OrgB with them, resynced together: each course follows its own organisation."""
+    from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
+
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    for course_id in ("course-v1:OrgA+A1+2026", "course-v1:OrgB+B1+2026"):
+        course = make_course(course_id)
+        CourseMode.objects.create(course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49)
+    site_configuration("OrgA", RICHIE_SYNC={"SEND_PRICES": False})
+    site_configuration("OrgB", RICHIE_SYNC={"SEND_PRICES": True})
+    out = StringIO()
+    call_command("sync_courses_to_richie", stdout=out)
+    assert "sent 2" in out.getvalue()
+    assert "price" not in receiver.runs[link("course-v1:OrgA+A1+2026")]
+    assert receiver.runs[link("course-v1:OrgB+B1+2026")]["price"] == "49.00"
+
+
 # -- pause switch ----------------------------------------------------------------------------------
 
 
