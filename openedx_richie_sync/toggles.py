@@ -20,7 +20,11 @@ PAUSE_DELIVERIES = WaffleSwitch("richie_sync.pause_deliveries", __name__)
 def deliveries_paused():
     """
     Read the switch itself, not ``WaffleSwitch.is_enabled``: that caches the value in the request
-    cache, which nothing clears in a Celery worker or a long command, so turning the switch off
-    would not resume them.
+    cache. The platform clears the request cache at the end of each request and after each Celery
+    task (``task_postrun``), but nothing clears it inside a long management command (the resync
+    command, a sweep loop), so a value cached there would hold for the whole run and turning the
+    switch off would not resume it. ``switch_is_active`` still goes through django-waffle's own
+    cache (Django's default cache, shared by LMS and CMS under Tutor), which waffle flushes when the
+    switch is saved, once the change is committed.
     """
     return switch_is_active(PAUSE_DELIVERIES.name)

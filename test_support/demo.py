@@ -71,27 +71,19 @@ def main():
 def publish_samples():
     from datetime import datetime, timezone  # pylint: disable=import-outside-toplevel
 
-    from django.db import transaction  # pylint: disable=import-outside-toplevel
-    from opaque_keys.edx.keys import CourseKey  # pylint: disable=import-outside-toplevel
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
-    from xmodule.modulestore.django import COURSE_PUBLISHED  # pylint: disable=import-outside-toplevel
+    from test_support import studio  # pylint: disable=import-outside-toplevel
 
     for course_id, language, visibility, has_enrollment_start in SAMPLES:
-        key = CourseKey.from_string(course_id)
-        with transaction.atomic():  # like a Studio request (ATOMIC_REQUESTS)
-            CourseOverview.objects.update_or_create(
-                id=key,
-                defaults={
-                    "org": key.org,
-                    "display_name": f"{key.course} sample",
-                    "start": datetime(2026, 9, 1, 8, tzinfo=timezone.utc),
-                    "end": datetime(2026, 12, 18, 17, tzinfo=timezone.utc),
-                    "enrollment_start": datetime(2026, 6, 1, tzinfo=timezone.utc) if has_enrollment_start else None,
-                    "language": language,
-                    "catalog_visibility": visibility,
-                },
-            )
-            COURSE_PUBLISHED.send_robust(sender=None, course_key=key)
+        key = course_id.split(":", 1)[1].split("+")
+        studio.publish(  # like a Studio request: one transaction, course_published sent by the modulestore
+            course_id,
+            display_name=f"{key[1]} sample",
+            start=datetime(2026, 9, 1, 8, tzinfo=timezone.utc),
+            end=datetime(2026, 12, 18, 17, tzinfo=timezone.utc),
+            enrollment_start=datetime(2026, 6, 1, tzinfo=timezone.utc) if has_enrollment_start else None,
+            language=language,
+            catalog_visibility=visibility,
+        )
         print(f"-- published {course_id} (Studio language {language!r}, visibility {visibility!r})")
 
 

@@ -22,7 +22,8 @@ SECRET_KEY = "test-only-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
-ROOT_URLCONF = "test_support.urls"
+# The platform's PluginsConfig tells the LMS from the CMS by ROOT_URLCONF, as the stand-in does.
+ROOT_URLCONF = "lms.urls" if PROJECT_TYPE == "lms.djangoapp" else "cms.urls"
 ALLOWED_HOSTS = ["*"]
 LMS_BASE = "lms.example.com"
 LMS_ROOT_URL = "https://lms.example.com"
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "common.djangoapps.student",
     "common.djangoapps.course_modes",
     "openedx.core.djangoapps.plugins",
+    "openedx.core.djangoapps.util",
     *get_plugin_apps(PROJECT_TYPE),
 ]
 MIDDLEWARE = [
@@ -100,6 +102,8 @@ CELERY_DEFAULT_QUEUE = "edx.cms.core.default" if PROJECT_TYPE == "cms.djangoapp"
 CELERY_ACKS_LATE = True
 CELERYD_PREFETCH_MULTIPLIER = 1
 CELERY_IGNORE_RESULT = True
+# The platform clears the request cache after every task (openedx.core.djangoapps.util.signals).
+CLEAR_REQUEST_CACHE_ON_TASK_COMPLETION = True
 # The sweep, as an operator schedules it with beat (the integration tests run beat every second).
 CELERYBEAT_SCHEDULE = {
     "richie-sync-sweep": {

@@ -39,9 +39,28 @@ def richie_sync(settings, receiver):
     return settings.RICHIE_SYNC
 
 
+@pytest.fixture(autouse=True)
+def fresh_request_cache_and_modulestore():
+    """Each test starts like a new request on a new platform: empty request cache and modulestore."""
+    from edx_django_utils.cache import RequestCache  # pylint: disable=import-outside-toplevel
+    from xmodule.modulestore.django import clear_existing_modulestores  # pylint: disable=import-outside-toplevel
+
+    RequestCache.clear_all_namespaces()
+    clear_existing_modulestores()
+    yield
+    RequestCache.clear_all_namespaces()
+    clear_existing_modulestores()
+
+
 def make_course(course_id="course-v1:DemoX+Demo101+2026", **fields):
-    """A CourseOverview row as Studio's publish leaves it."""
+    """
+    The course in the modulestore and its CourseOverview row, as Studio's publish leaves them.
+
+    The row is written directly (no signal is sent); ``test_support.studio.publish`` then
+    publishes the same course the way Studio does.
+    """
     from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+    from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
 
     key = CourseKey.from_string(course_id)
     values = {
@@ -55,6 +74,7 @@ def make_course(course_id="course-v1:DemoX+Demo101+2026", **fields):
         "catalog_visibility": "both",
     }
     values.update(fields)
+    modulestore().save_course(key, **{name: value for name, value in values.items() if name != "org"})
     return CourseOverview.objects.update_or_create(id=key, defaults=values)[0]
 
 

@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from opaque_keys.edx.keys import CourseKey
-from xmodule.modulestore.django import COURSE_DELETED, COURSE_PUBLISHED
 
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from openedx_richie_sync.resync import ItemResult
 from openedx_richie_sync.tasks import deliver, sweep, sync_course_run
+from test_support import studio
 
 from .conftest import make_course
 
@@ -24,7 +24,7 @@ LINK = f"https://lms.example.com/courses/{COURSE}/info"
 
 def publish(course_id=COURSE, callbacks=None, **fields):
     make_course(course_id, **fields)
-    COURSE_PUBLISHED.send_robust(sender=None, course_key=CourseKey.from_string(course_id))
+    studio.publish(course_id)
 
 
 def state(course_id=COURSE, instance="catalog"):
@@ -145,14 +145,11 @@ def test_the_sweep_requeues_overdue_pending_rows_only(richie_sync, published_tas
 
 
 def test_deleted_course_is_hidden_then_shown_again_when_recreated(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
-
     with django_capture_on_commit_callbacks(execute=True):
         publish()
     sync_course_run.apply(args=published_tasks[-1]["args"]).get()
     with django_capture_on_commit_callbacks(execute=True):
-        CourseOverview.objects.filter(id=CourseKey.from_string(COURSE)).delete()
-        COURSE_DELETED.send_robust(sender=None, course_key=CourseKey.from_string(COURSE))
+        studio.delete(COURSE)  # the platform's receiver deletes the overview row
     assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
     assert receiver.requests[-1].json() == {"resource_link": LINK, "catalog_visibility": "hidden"}
     assert receiver.runs[LINK]["catalog_visibility"] == "hidden"

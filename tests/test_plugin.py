@@ -11,6 +11,7 @@ from xmodule.modulestore.django import COURSE_PUBLISHED
 
 from openedx_richie_sync.models import CourseRunSyncState
 from openedx_richie_sync.signals import course_published
+from test_support import studio
 
 APP = "openedx_richie_sync.apps.RichieSyncConfig"
 
@@ -59,7 +60,7 @@ def test_publish_enqueues_after_commit_one_task_per_instance(settings, published
     }
     key = CourseKey.from_string("course-v1:DemoX+Demo101+2026")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        COURSE_PUBLISHED.send_robust(sender=None, course_key=key)
+        studio.publish(key)
     assert published_tasks == [] and len(callbacks) == 1
     # The intent is recorded in the publish transaction itself, before anything is queued.
     assert sorted(CourseRunSyncState.objects.filter(status="pending").values_list("instance", "generation")) == [
@@ -88,7 +89,7 @@ def test_ccx_and_library_keys_are_ignored(settings, published_tasks, django_capt
     importlib.import_module("ccx_keys.locator")  # registers the real ccx-v1 key type
     parsed = CourseKey.from_string(key)
     with django_capture_on_commit_callbacks(execute=True):
-        COURSE_PUBLISHED.send_robust(sender=None, course_key=parsed)
+        studio.publish(parsed)
     if "branch" in key:  # a branch is dropped, the run itself is synced
         assert [t["args"] for t in published_tasks] == [["course-v1:DemoX+Demo101+2026", "catalog", 1]]
     else:

@@ -1,9 +1,23 @@
-"""Checks that the Open edX test stand-ins behave as documented in FACTS.md."""
+"""Checks that the Open edX test stand-ins behave like the platform modules they mirror."""
 
 from datetime import timedelta
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from celery import shared_task
 from django.contrib.sites.models import Site
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from edx_django_utils.cache import RequestCache
+from openedx_events.learning.signals import (
+    COURSE_ENROLLMENT_CHANGED,
+    COURSE_ENROLLMENT_CREATED,
+    COURSE_UNENROLLMENT_COMPLETED,
+)
 from django.db.models import QuerySet
 from django.utils import timezone
 from opaque_keys.edx.keys import CourseKey
@@ -14,7 +28,9 @@ from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE
 from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
 from openedx.core.djangoapps.site_configuration.helpers import get_value_for_org
 from openedx.core.djangoapps.site_configuration.models import SiteConfiguration
-from xmodule.modulestore.django import COURSE_DELETED, COURSE_PUBLISHED, SignalHandler
+from test_support import studio
+from xmodule.modulestore.django import COURSE_DELETED, COURSE_PUBLISHED, SignalHandler, SwitchedSignal, modulestore
+from xmodule.modulestore.mixed import MixedModuleStore
 
 KEY = CourseKey.from_string("course-v1:OrgA+CS101+2026_T1")
 OTHER_KEY = CourseKey.from_string("course-v1:orgb+MATH1+2026")
@@ -34,6 +50,32 @@ def signal_calls():
     ENROLL_STATUS_CHANGE.disconnect(dispatch_uid="test-standins")
 
 
+@pytest.fixture
+def sent():
+    """Names of the ENROLL_STATUS_CHANGE events and openedx-events sent during a test, in order."""
+    names = []
+    signals = {
+        "CHANGED": COURSE_ENROLLMENT_CHANGED,
+        "CREATED": COURSE_ENROLLMENT_CREATED,
+        "UNENROLLMENT_COMPLETED": COURSE_UNENROLLMENT_COMPLETED,
+    }
+    receivers = {}
+    for name, signal in signals.items():
+        def receiver(sender, name=name, **kwargs):  # pylint: disable=unused-argument
+            names.append(name if name != "CHANGED" else f"CHANGED(active={kwargs['enrollment'].is_active}, mode={kwargs['enrollment'].mode})")
+        receivers[name] = receiver
+        signal.connect(receiver, weak=False, dispatch_uid=f"test-standins-{name}")
+
+    def status(sender, event, **kwargs):  # pylint: disable=unused-argument
+        names.append(f"ENROLL_STATUS_CHANGE({event})")
+
+    ENROLL_STATUS_CHANGE.connect(status, weak=False, dispatch_uid="test-standins-status")
+    yield names
+    ENROLL_STATUS_CHANGE.disconnect(dispatch_uid="test-standins-status")
+    for name, signal in signals.items():
+        signal.disconnect(dispatch_uid=f"test-standins-{name}")
+
+
 # --- xmodule.modulestore.django ---------------------------------------------
 
 
@@ -41,6 +83,72 @@ def test_modulestore_signal_aliases():
     assert COURSE_PUBLISHED is SignalHandler.course_published
     assert COURSE_DELETED is SignalHandler.course_deleted
     assert COURSE_PUBLISHED is not COURSE_DELETED
+    assert isinstance(COURSE_PUBLISHED, SwitchedSignal) and COURSE_PUBLISHED.name == "course_published"
+
+
+def test_switched_signal_can_be_disabled():
+    received = []
+
+    def good(sender, course_key, **kwargs):  # pylint: disable=unused-argument
+        received.append(course_key)
+
+    COURSE_PUBLISHED.connect(good, weak=False, dispatch_uid="good")
+    try:
+        with COURSE_PUBLISHED.for_state(is_enabled=False):
+            assert COURSE_PUBLISHED.send_robust(sender=MixedModuleStore, course_key=KEY) == []
+            assert COURSE_PUBLISHED.send(sender=MixedModuleStore, course_key=KEY) == []
+        assert received == []
+        COURSE_PUBLISHED.send_robust(sender=MixedModuleStore, course_key=KEY)
+        assert received == [KEY]
+    finally:
+        COURSE_PUBLISHED.disconnect(dispatch_uid="good")
+
+
+@pytest.mark.django_db
+def test_studio_publish_sends_like_the_modulestore_inside_a_transaction():
+    calls = []
+
+    def spy(sender, course_key, **kwargs):  # pylint: disable=unused-argument
+        in_studio_transaction = len(connection.savepoint_ids) > outside  # pytest-django holds the outer transaction
+        calls.append((sender, course_key, in_studio_transaction, CourseOverview.objects.get(id=course_key).language))
+
+    outside = len(connection.savepoint_ids)
+
+    COURSE_PUBLISHED.connect(spy, weak=False, dispatch_uid="spy")
+    try:
+        studio.publish(KEY, language="fr", display_name="CS")
+        studio.publish(str(KEY), language="de")
+    finally:
+        COURSE_PUBLISHED.disconnect(dispatch_uid="spy")
+    # The platform's receiver (connected first) already rebuilt the overview; the sender is the store's class.
+    assert calls == [(MixedModuleStore, KEY, True, "fr"), (MixedModuleStore, KEY, True, "de")]
+
+
+@pytest.mark.django_db
+def test_course_published_once_per_outermost_bulk_operation():
+    calls = []
+    COURSE_PUBLISHED.connect(lambda sender, course_key, **kw: calls.append(course_key), weak=False, dispatch_uid="spy")
+    store = modulestore()
+    try:
+        with store.bulk_operations(KEY):
+            store.save_course(KEY, language="en")
+            store.publish(KEY)
+            assert calls == []  # not before the outermost bulk operation ends
+            store.publish(KEY)
+        assert calls == [KEY, KEY]
+    finally:
+        COURSE_PUBLISHED.disconnect(dispatch_uid="spy")
+
+
+@pytest.mark.django_db
+def test_studio_delete_removes_course_and_overview():
+    studio.publish(KEY, language="en")
+    assert CourseOverview.objects.filter(id=KEY).exists()
+    studio.delete(KEY)
+    assert not CourseOverview.objects.filter(id=KEY).exists()  # the platform's receiver deleted it
+    assert modulestore().get_course(KEY) is None
+    with pytest.raises(CourseOverview.DoesNotExist):
+        CourseOverview.get_from_id(KEY)
 
 
 def test_course_published_send_robust_delivers_key_and_swallows_errors():
@@ -105,6 +213,97 @@ def test_get_all_courses_filters():
     assert ids(CourseOverview.get_all_courses(orgs=["OrgC"], active_only=True, course_keys=[KEY])) == set()
 
 
+@pytest.mark.django_db
+def test_get_from_id_is_request_cached_until_the_cache_is_cleared():
+    CourseOverview.objects.create(id=KEY, org="OrgA", language="en")
+    first = CourseOverview.get_from_id(KEY)
+    CourseOverview.objects.filter(id=KEY).update(language="fr")
+    with CaptureQueriesContext(connection) as queries:
+        assert CourseOverview.get_from_id(KEY) is first and first.language == "en"
+    assert len(queries) == 0
+    RequestCache.clear_all_namespaces()  # what the end of a request or Celery task does
+    assert CourseOverview.get_from_id(KEY).language == "fr"
+
+
+@pytest.mark.django_db
+def test_rows_created_directly_are_current():
+    CourseOverview.objects.update_or_create(id=KEY, defaults={"org": "OrgA"})
+    assert CourseOverview.objects.get(id=KEY).version == CourseOverview.VERSION
+
+
+@pytest.mark.django_db
+def test_get_from_id_rebuilds_a_missing_or_outdated_overview_from_the_modulestore():
+    studio.save_course(KEY, display_name="From Studio", language="fr", catalog_visibility="about")
+    overview = CourseOverview.get_from_id(KEY)  # no row yet: built and saved
+    assert (overview.display_name, overview.language, overview.org) == ("From Studio", "fr", "OrgA")
+    assert CourseOverview.objects.get(id=KEY).version == CourseOverview.VERSION
+
+    CourseOverview.objects.filter(id=KEY).update(version=CourseOverview.VERSION - 1, language="stale")
+    studio.save_course(KEY, language="de")
+    assert CourseOverview.get_all_courses().get(id=KEY).language == "stale"  # rows as stored
+    RequestCache.clear_all_namespaces()
+    assert CourseOverview.get_from_id(KEY).language == "de"  # outdated: rebuilt
+    assert CourseOverview.objects.get(id=KEY).version == CourseOverview.VERSION
+
+    CourseOverview.objects.filter(id=KEY).update(language="current row")
+    studio.save_course(KEY, language="it")
+    RequestCache.clear_all_namespaces()
+    assert CourseOverview.get_from_id(KEY).language == "current row"  # current: not rebuilt
+
+
+@pytest.mark.django_db
+def test_get_from_id_raises_oserror_for_a_course_that_fails_to_load():
+    modulestore().break_course(KEY, "broken XML")
+    with pytest.raises(OSError):
+        CourseOverview.get_from_id(KEY)
+    CourseOverview.objects.create(id=KEY, org="OrgA", version=CourseOverview.VERSION - 1)
+    with pytest.raises(OSError):
+        CourseOverview.get_from_id(KEY)
+
+
+# --- request cache after Celery tasks ------------------------------------------------
+
+
+@shared_task
+def _fill_request_cache():
+    RequestCache("test-standins").set("key", "value")
+
+
+def test_request_cache_is_cleared_after_each_celery_task(settings):
+    assert settings.CLEAR_REQUEST_CACHE_ON_TASK_COMPLETION is True
+    RequestCache("test-standins").set("before", "value")
+    _fill_request_cache.apply().get()
+    assert not RequestCache("test-standins").get_cached_response("key").is_found
+    assert not RequestCache("test-standins").get_cached_response("before").is_found
+    settings.CLEAR_REQUEST_CACHE_ON_TASK_COMPLETION = False
+    _fill_request_cache.apply().get()
+    assert RequestCache("test-standins").get_cached_response("key").is_found
+
+
+# --- plugins -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "project_type, urlconf, connected",
+    [("lms.djangoapp", "lms.urls", ["enrollment_changed"]), ("cms.djangoapp", "cms.urls", ["course_deleted", "course_published"])],
+)
+def test_plugins_config_picks_the_project_type_from_root_urlconf(project_type, urlconf, connected):
+    code = """
+import django; django.setup()
+from django.conf import settings
+from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE
+from xmodule.modulestore.django import COURSE_DELETED, COURSE_PUBLISHED
+names = sorted(r[1]().__name__ for signal in (ENROLL_STATUS_CHANGE, COURSE_PUBLISHED, COURSE_DELETED)
+               for r in signal.receivers if r[1]().__module__ == "openedx_richie_sync.signals")
+print(settings.ROOT_URLCONF, ",".join(names))
+"""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "test_support.settings", "PYTHONPATH": str(root),
+           "RICHIE_SYNC_PROJECT_TYPE": project_type}
+    output = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
+    assert output.stdout.split() == [urlconf, ",".join(connected)]
+
+
 # --- site_configuration ------------------------------------------------------------
 
 
@@ -132,6 +331,25 @@ def test_get_value_for_org():
     assert get_value_for_org("OrgD", "RICHIE_URL", "dflt") == "dflt"  # disabled configuration
     assert get_value_for_org("orga", "RICHIE_URL") is None  # exact match only
     assert get_value_for_org("Nobody", "RICHIE_URL", default=3) == 3
+    assert SiteConfiguration.has_org("OrgB") and not SiteConfiguration.has_org("OrgD")
+    assert SiteConfiguration.get_value_for_org("OrgC", "RICHIE_URL") == "https://b.example.com"
+
+
+@pytest.mark.django_db
+def test_get_value_for_org_has_no_ordering_and_no_cache():
+    for name in ("first", "second"):
+        SiteConfiguration.objects.create(
+            site=Site.objects.create(domain=f"{name}.example.com", name=name),
+            enabled=True,
+            site_values={"course_org_filter": ["OrgA"], "RICHIE_URL": f"https://{name}.example.com"},
+        )
+    # Two configurations claim OrgA: either may answer (the platform's query has no ORDER BY).
+    answers = {get_value_for_org("OrgA", "RICHIE_URL") for _ in range(40)}
+    assert answers == {"https://first.example.com", "https://second.example.com"}
+    with CaptureQueriesContext(connection) as queries:
+        get_value_for_org("OrgA", "RICHIE_URL")
+        get_value_for_org("OrgA", "RICHIE_URL")
+    assert len(queries) == 4  # has_org and the lookup, each call: nothing cached
 
 
 # --- student ------------------------------------------------------------------
@@ -192,6 +410,48 @@ def test_active_count_per_course(django_user_model):
     assert CourseEnrollment.objects.filter(course_id=OTHER_KEY, is_active=True).count() == 1
 
 
+@pytest.mark.django_db
+def test_enrollment_signals_and_events_are_the_platforms(django_user_model, sent):
+    user = django_user_model.objects.create(username="learner", email="learner@example.com")
+
+    enrollment = CourseEnrollment.enroll(user, KEY)
+    assert sent == ["CHANGED(active=True, mode=audit)", "ENROLL_STATUS_CHANGE(enroll)", "CREATED"]
+    sent.clear()
+    CourseEnrollment.enroll(user, KEY)  # already active: still ENROLL_STATUS_CHANGE, no CHANGED
+    assert sent == ["ENROLL_STATUS_CHANGE(enroll)", "CREATED"]
+    sent.clear()
+    enrollment.refresh_from_db()
+    enrollment.update_enrollment(is_active=False)
+    assert sent == ["CHANGED(active=False, mode=audit)", "ENROLL_STATUS_CHANGE(unenroll)", "UNENROLLMENT_COMPLETED"]
+    sent.clear()
+    enrollment.update_enrollment(is_active=True)  # re-activation: NO ENROLL_STATUS_CHANGE
+    assert sent == ["CHANGED(active=True, mode=audit)"]
+    sent.clear()
+    enrollment.deactivate()
+    enrollment.activate()
+    assert sent == ["CHANGED(active=False, mode=audit)", "ENROLL_STATUS_CHANGE(unenroll)", "UNENROLLMENT_COMPLETED",
+                    "CHANGED(active=True, mode=audit)"]
+    sent.clear()
+    enrollment.update_enrollment(mode="verified")
+    enrollment.update_enrollment(mode="verified", is_active=True)  # nothing changes: nothing sent
+    assert sent == ["CHANGED(active=True, mode=verified)"]
+    sent.clear()
+    CourseEnrollment.unenroll(user, KEY)
+    CourseEnrollment.unenroll(user, KEY)  # already inactive: nothing
+    assert sent == ["CHANGED(active=False, mode=verified)", "ENROLL_STATUS_CHANGE(unenroll)", "UNENROLLMENT_COMPLETED"]
+    assert CourseEnrollment.objects.filter(course_id=KEY, is_active=True).count() == 0
+
+
+@pytest.mark.django_db
+def test_enroll_by_email_goes_through_enroll(django_user_model, sent):
+    django_user_model.objects.create(username="learner", email="learner@example.com")
+    assert CourseEnrollment.enroll_by_email("learner@example.com", KEY).is_active
+    assert CourseEnrollment.enroll_by_email("nobody@example.com", KEY) is None
+    CourseEnrollment.unenroll_by_email("learner@example.com", KEY)
+    assert sent == ["CHANGED(active=True, mode=audit)", "ENROLL_STATUS_CHANGE(enroll)", "CREATED",
+                    "CHANGED(active=False, mode=audit)", "ENROLL_STATUS_CHANGE(unenroll)", "UNENROLLMENT_COMPLETED"]
+
+
 # --- course_modes ------------------------------------------------------------------
 
 
@@ -245,3 +505,22 @@ def test_modes_for_course_order_and_filters():
 
     with pytest.raises(ValueError):
         CourseMode.modes_for_course()
+
+
+@pytest.mark.django_db
+def test_modes_for_course_is_request_cached_and_invalidated_on_save_and_delete():
+    published = []
+    COURSE_PUBLISHED.connect(lambda sender, course_key, **kw: published.append(course_key), weak=False, dispatch_uid="spy")
+    try:
+        assert CourseMode.modes_for_course(course_id=KEY) == [CourseMode.DEFAULT_MODE]
+        mode = CourseMode.objects.create(course_id=KEY, mode_slug="verified", mode_display_name="V", min_price=10)
+        assert [m.slug for m in CourseMode.modes_for_course(course_id=KEY)] == ["verified"]  # cleared on save
+        CourseMode.objects.filter(id=mode.id).update(min_price=99)  # no save(): the cache is not cleared
+        with CaptureQueriesContext(connection) as queries:
+            assert CourseMode.modes_for_course(course_id=KEY)[0].min_price == 10
+        assert len(queries) == 0
+        mode.delete()
+        assert CourseMode.modes_for_course(course_id=KEY) == [CourseMode.DEFAULT_MODE]  # cleared on delete
+        assert published == []  # saving a mode publishes nothing
+    finally:
+        COURSE_PUBLISHED.disconnect(dispatch_uid="spy")

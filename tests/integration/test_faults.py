@@ -12,13 +12,12 @@ import time
 
 import pytest
 from django.db import connection, transaction
-from opaque_keys.edx.keys import CourseKey
-from xmodule.modulestore.django import COURSE_PUBLISHED
 
 from openedx_richie_sync.configuration import get_config
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from openedx_richie_sync.payload import build_payload
 from openedx_richie_sync.platform_api import load_course_run
+from test_support import studio
 
 from ..conftest import make_course
 
@@ -33,7 +32,7 @@ def course_ids(count, code="F"):
 def publish(course_id, **fields):
     with transaction.atomic():
         make_course(course_id, **fields)
-        COURSE_PUBLISHED.send_robust(sender=None, course_key=CourseKey.from_string(course_id))
+        studio.publish(course_id)
 
 
 def expected_runs(ids, instance_name="catalog"):

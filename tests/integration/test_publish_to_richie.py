@@ -5,8 +5,8 @@ import time
 
 import pytest
 from django.db import transaction
-from opaque_keys.edx.keys import CourseKey
-from xmodule.modulestore.django import COURSE_PUBLISHED
+
+from test_support import studio
 
 from ..conftest import make_course
 
@@ -29,7 +29,7 @@ def publish(course_id=COURSE, **fields):
     """What Studio does: save the course and fire course_published inside the request's transaction."""
     with transaction.atomic():
         make_course(course_id, **fields)
-        COURSE_PUBLISHED.send_robust(sender=None, course_key=CourseKey.from_string(course_id))
+        studio.publish(course_id)
 
 
 def test_publish_reaches_richie_signed_with_the_right_payload(live, richie, partner):  # pylint: disable=unused-argument

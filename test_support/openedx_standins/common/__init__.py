@@ -1,1 +1,1 @@
-"""Test stand-in for common; mirrors FACTS.md."""
+"""Test stand-in for common; mirrors the platform's module of that name."""

@@ -1,1 +1,1 @@
-"""Test stand-in for openedx; mirrors FACTS.md."""
+"""Test stand-in for openedx; mirrors the platform's module of that name."""

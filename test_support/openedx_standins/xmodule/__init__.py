@@ -1,1 +1,1 @@
-"""Test stand-in for xmodule; mirrors FACTS.md."""
+"""Test stand-in for xmodule; mirrors the platform's module of that name."""

@@ -1,1 +1,1 @@
-"""Test stand-in for common.djangoapps; mirrors FACTS.md."""
+"""Test stand-in for common.djangoapps; mirrors the platform's module of that name."""

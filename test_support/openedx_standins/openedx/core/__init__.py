@@ -1,1 +1,1 @@
-"""Test stand-in for openedx.core; mirrors FACTS.md."""
+"""Test stand-in for openedx.core; mirrors the platform's module of that name."""

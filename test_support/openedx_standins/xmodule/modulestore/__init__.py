@@ -1,1 +1,1 @@
-"""Test stand-in for xmodule.modulestore; mirrors FACTS.md."""
+"""Test stand-in for xmodule.modulestore; mirrors the platform's module of that name."""

@@ -1,1 +1,1 @@
-"""Test stand-in for common.djangoapps.course_modes; mirrors FACTS.md."""
+"""Test stand-in for common.djangoapps.course_modes; mirrors the platform's module of that name."""

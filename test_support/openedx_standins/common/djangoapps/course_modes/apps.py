@@ -1,4 +1,4 @@
-"""Test stand-in for common.djangoapps.course_modes.apps; mirrors FACTS.md."""
+"""Test stand-in for common.djangoapps.course_modes.apps; mirrors the platform's module of that name."""
 
 from django.apps import AppConfig
 

@@ -1,8 +1,12 @@
-"""Test stand-in for common.djangoapps.course_modes.models; mirrors FACTS.md.
+"""Test stand-in for ``common.djangoapps.course_modes.models``; mirrors the platform's module of that name.
 
 ``Mode`` has the platform's fields, in the platform's order. The default mode
 comes from ``settings.COURSE_MODE_DEFAULTS`` when set, else from the platform's
 default value of that setting (an "audit" mode, free, in "usd").
+``modes_for_course`` is request-cached in the ``CourseMode.CACHE_NAMESPACE`` namespace, and that
+namespace is cleared whenever a CourseMode is saved or deleted, as in the platform. Saving a mode
+sends no ``course_published``. Left out: validation (``clean``), history, the deprecated fields
+and the other class methods.
 """
 
 from collections import namedtuple
@@ -10,9 +14,12 @@ from collections import namedtuple
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.dispatch import receiver
 from django.utils.timezone import now
+from edx_django_utils.cache import RequestCache
 
 from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
+from openedx.core.lib.cache_utils import request_cached
 
 Mode = namedtuple(
     "Mode",
@@ -103,6 +110,8 @@ class CourseMode(models.Model):
 
     CREDIT_MODES = [CREDIT_MODE]
 
+    CACHE_NAMESPACE = "course_modes.CourseMode.cache."
+
     class Meta:
         app_label = "course_modes"
         unique_together = ("course", "mode_slug", "currency")
@@ -137,16 +146,20 @@ class CourseMode(models.Model):
         return cls.DEFAULT_MODE_SLUG
 
     @classmethod
+    @request_cached(CACHE_NAMESPACE)
     def modes_for_course(
         cls, course_id=None, include_expired=False, only_selectable=True, course=None,
     ):
         """Return the course's modes as ``Mode`` tuples (``[DEFAULT_MODE]`` if none).
 
         Expired modes are left out unless ``include_expired``; credit modes are
-        left out while ``only_selectable``. Rows come in creation order.
+        left out while ``only_selectable``. Request-cached (cleared when a mode is
+        saved or deleted). Rows come in id order here; the platform's query has no ORDER BY.
         """
         if course_id is None and course is None:
             raise ValueError("One of course_id or course must not be None.")
+        if course is not None and not isinstance(course, CourseOverview):
+            course_id, course = course.id, None
         if course is not None:
             course_id = course.id
         found = cls.objects.filter(course_id=course_id)
@@ -174,3 +187,10 @@ class CourseMode(models.Model):
             self.ios_sku,
             self.bulk_sku,
         )
+
+
+@receiver(models.signals.post_save, sender=CourseMode)
+@receiver(models.signals.post_delete, sender=CourseMode)
+def invalidate_course_mode_cache(sender, **kwargs):  # pylint: disable=unused-argument
+    """Clear the request cache of course modes."""
+    RequestCache(namespace=CourseMode.CACHE_NAMESPACE).clear()

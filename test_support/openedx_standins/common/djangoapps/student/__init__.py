@@ -1,1 +1,1 @@
-"""Test stand-in for common.djangoapps.student; mirrors FACTS.md."""
+"""Test stand-in for common.djangoapps.student; mirrors the platform's module of that name."""

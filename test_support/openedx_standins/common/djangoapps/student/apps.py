@@ -1,4 +1,4 @@
-"""Test stand-in for common.djangoapps.student.apps; mirrors FACTS.md."""
+"""Test stand-in for common.djangoapps.student.apps; mirrors the platform's module of that name."""
 
 from django.apps import AppConfig
 

@@ -1,1 +1,1 @@
-"""Test stand-in for openedx.core.djangoapps; mirrors FACTS.md."""
+"""Test stand-in for openedx.core.djangoapps; mirrors the platform's module of that name."""

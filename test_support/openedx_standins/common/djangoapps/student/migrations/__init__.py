@@ -1,1 +1,1 @@
-"""Test stand-in for common.djangoapps.student.migrations; mirrors FACTS.md."""
+"""Test stand-in for common.djangoapps.student.migrations; mirrors the platform's module of that name."""

@@ -1,4 +1,4 @@
-"""Test stand-in for common.djangoapps.student.models (a package); mirrors FACTS.md."""
+"""Test stand-in for common.djangoapps.student.models (a package); mirrors the platform's module of that name."""
 
 from .course_enrollment import CourseEnrollment, EnrollStatusChange
 

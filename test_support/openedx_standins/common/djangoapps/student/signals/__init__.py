@@ -1,5 +1,5 @@
-"""Test stand-in for common.djangoapps.student.signals; mirrors FACTS.md."""
+"""Test stand-in for ``common.djangoapps.student.signals``; mirrors the platform's package (re-exports its signals)."""
 
-from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE
+from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE, ENROLLMENT_TRACK_UPDATED, UNENROLL_DONE
 
-__all__ = ["ENROLL_STATUS_CHANGE"]
+__all__ = ["ENROLL_STATUS_CHANGE", "ENROLLMENT_TRACK_UPDATED", "UNENROLL_DONE"]

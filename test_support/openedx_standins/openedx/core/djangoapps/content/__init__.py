@@ -1,1 +1,1 @@
-"""Test stand-in for openedx.core.djangoapps.content; mirrors FACTS.md."""
+"""Test stand-in for openedx.core.djangoapps.content; mirrors the platform's module of that name."""

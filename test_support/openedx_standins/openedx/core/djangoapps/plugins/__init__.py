@@ -1,1 +1,1 @@
-"""Test stand-in for openedx.core.djangoapps.plugins; mirrors FACTS.md."""
+"""Test stand-in for openedx.core.djangoapps.plugins; mirrors the platform's module of that name."""

@@ -1,7 +1,7 @@
 """
-Test stand-in for openedx/core/djangoapps/plugins/apps.py; mirrors FACTS.md.
-
-The platform connects every plugin's signal receivers when this app is ready.
+Test stand-in for ``openedx.core.djangoapps.plugins.apps``; mirrors the platform's ``PluginsConfig``:
+when ready it connects every plugin's signal receivers for the project type it reads from
+``ROOT_URLCONF`` (``lms.urls`` → LMS, anything else → CMS). Left out: its own plugin settings.
 """
 
 from django.apps import AppConfig
@@ -14,4 +14,5 @@ class PluginsConfig(AppConfig):
     plugin_app = {}
 
     def ready(self):
-        connect_plugin_receivers(getattr(settings, "PROJECT_TYPE", "cms.djangoapp"))
+        project_type = "lms.djangoapp" if settings.ROOT_URLCONF == "lms.urls" else "cms.djangoapp"
+        connect_plugin_receivers(project_type)

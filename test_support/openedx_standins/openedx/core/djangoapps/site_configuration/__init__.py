@@ -1,1 +1,1 @@
-"""Test stand-in for openedx.core.djangoapps.site_configuration; mirrors FACTS.md."""
+"""Test stand-in for openedx.core.djangoapps.site_configuration; mirrors the platform's module of that name."""

@@ -1,4 +1,4 @@
-"""Test stand-in for openedx.core.djangoapps.site_configuration.apps; mirrors FACTS.md."""
+"""Test stand-in for openedx.core.djangoapps.site_configuration.apps; mirrors the platform's module of that name."""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,4 @@
-"""Test stand-in for openedx.core.djangoapps.content.course_overviews.apps; mirrors FACTS.md."""
+"""Test stand-in for ``openedx.core.djangoapps.content.course_overviews.apps``; mirrors the platform's app config (its ``ready`` connects the modulestore receivers)."""
 
 from django.apps import AppConfig
 
@@ -10,3 +10,6 @@ class CourseOverviewsConfig(AppConfig):
     label = "course_overviews"
     verbose_name = "Course Overviews"
     default_auto_field = "django.db.models.AutoField"
+
+    def ready(self):
+        from . import signals  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import

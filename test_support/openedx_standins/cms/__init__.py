@@ -1,0 +1,1 @@
+"""Test stand-in for the platform's ``cms`` project package (only ``cms.urls``)."""

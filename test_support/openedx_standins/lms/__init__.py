@@ -1,0 +1,1 @@
+"""Test stand-in for the platform's ``lms`` project package (only ``lms.urls``)."""

@@ -1,0 +1,1 @@
+"""Test stand-in for ``openedx.core.djangoapps.util`` (only the Celery request-cache receiver)."""

@@ -1,0 +1,1 @@
+"""Test stand-in for ``openedx.core.lib`` (only ``cache_utils``)."""
