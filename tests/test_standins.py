@@ -285,15 +285,18 @@ def test_request_cache_is_cleared_after_each_celery_task(settings):
 
 @pytest.mark.parametrize(
     "project_type, urlconf, connected",
-    [("lms.djangoapp", "lms.urls", ["enrollment_changed"]), ("cms.djangoapp", "cms.urls", ["course_deleted", "course_published"])],
+    [
+        ("lms.djangoapp", "lms.urls", ["enrollment_changed"]),
+        ("cms.djangoapp", "cms.urls", ["course_deleted", "course_published", "enrollment_changed"]),
+    ],
 )
 def test_plugins_config_picks_the_project_type_from_root_urlconf(project_type, urlconf, connected):
     code = """
 import django; django.setup()
 from django.conf import settings
-from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE
+from openedx_events.learning.signals import COURSE_ENROLLMENT_CHANGED
 from xmodule.modulestore.django import COURSE_DELETED, COURSE_PUBLISHED
-names = sorted(r[1]().__name__ for signal in (ENROLL_STATUS_CHANGE, COURSE_PUBLISHED, COURSE_DELETED)
+names = sorted(r[1]().__name__ for signal in (COURSE_ENROLLMENT_CHANGED, COURSE_PUBLISHED, COURSE_DELETED)
                for r in signal.receivers if r[1]().__module__ == "openedx_richie_sync.signals")
 print(settings.ROOT_URLCONF, ",".join(names))
 """
