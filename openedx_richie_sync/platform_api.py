@@ -49,10 +49,19 @@ ORG_SITE_KEYS = (
 
 
 def org_site_values(org):
-    """The site-configuration values this plugin reads for ``org`` (None when unset)."""
-    from openedx.core.djangoapps.site_configuration import helpers  # pylint: disable=import-outside-toplevel
+    """
+    The site-configuration values this plugin reads for ``org`` (None when unset), from one configuration.
 
-    return {name: helpers.get_value_for_org(org, name, None) for name in ORG_SITE_KEYS}
+    ``get_value_for_org`` once per key would look the configuration up again for each key (a
+    query and a JSON parse of every configuration each time) and, when two configurations claim
+    the organisation, could take each key from a different one: the platform gives no order.
+    """
+    from openedx.core.djangoapps.site_configuration.models import (  # pylint: disable=import-outside-toplevel
+        SiteConfiguration,
+    )
+
+    configuration = SiteConfiguration.get_configuration_for_org(org) if org else None
+    return {name: configuration.get_value(name) if configuration else None for name in ORG_SITE_KEYS}
 
 
 def course_modes(course_key):

@@ -36,7 +36,8 @@ class Router:
         self._routes = {}
 
     def for_org(self, org):
-        key = (org or "").lower()
+        """The route of ``org``; cached by exact code, as site configurations match organisations case-sensitively."""
+        key = org or ""
         if key not in self._routes:
             self._routes[key] = self._route(org)
         return self._routes[key]

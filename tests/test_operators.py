@@ -377,3 +377,29 @@ def test_tls_failure_is_permanent_with_advice(settings, receiver, course):
     assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
     row = CourseRunSyncState.objects.get()
     assert row.retryable is False and "TLS verification failed" in row.last_error and "VERIFY_TLS" in row.last_error
+
+
+def test_two_site_configurations_claiming_one_organisation_never_mix(settings, receiver):
+    """The platform gives no order between them: every value must come from the same one."""
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    site_configuration("OrgX", LMS_ROOT_URL="https://one.example.com", RICHIE_SYNC={"SEND_PRICES": True})
+    site = Site.objects.create(domain="two.example.com", name="two")
+    from openedx.core.djangoapps.site_configuration.models import SiteConfiguration  # pylint: disable=import-outside-toplevel
+
+    SiteConfiguration.objects.create(
+        site=site, enabled=True,
+        site_values={"course_org_filter": "OrgX", "LMS_ROOT_URL": "https://two.example.com", "RICHIE_SYNC": {"SEND_PRICES": False}},
+    )
+    seen = set()
+    for _ in range(30):
+        route = Router().for_org("OrgX")
+        seen.add((route.lms_root_url, route.instances[0].send_prices))
+    assert seen <= {("https://one.example.com", True), ("https://two.example.com", False)}
+
+
+def test_routes_follow_the_exact_organisation_code(settings, receiver):
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    site_configuration("DemoX", LMS_ROOT_URL="https://demox.example.com")
+    router = Router()
+    assert router.for_org("DemoX").lms_root_url == "https://demox.example.com"
+    assert router.for_org("demox").lms_root_url == "https://lms.example.com"  # site configurations match case-sensitively
