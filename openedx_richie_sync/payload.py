@@ -44,6 +44,7 @@ class CourseRun:
     lms_root_url: str = ""
     # (slug, min_price, currency, expiration_datetime) of each unexpired mode, when prices are sent
     modes: tuple | None = None
+    load_error: str = ""  # the platform could not load the course: why, and what to do
 
 
 @lru_cache(maxsize=4096)
@@ -140,6 +141,8 @@ def build_payload(run, instance, config):
     A missing ``enrollment_start`` means "enrollment open" in Open edX but "to be scheduled" in
     Richie, so it falls back to the course start unless ENROLLMENT_START_FALLBACK is "none".
     """
+    if run.load_error:
+        raise PayloadError(run.load_error)
     enrollment_start = run.enrollment_start
     if enrollment_start is None and config.enrollment_start_fallback == "start":
         enrollment_start = run.start

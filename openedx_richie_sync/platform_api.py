@@ -17,6 +17,22 @@ from .payload import CourseRun, PayloadError
 class CourseLoadError(PayloadError):
     """The platform cannot load the course: nothing can be sent until the course is fixed in Studio."""
 
+
+def load_error_message(course_id, error):
+    """
+    What an operator reads when ``get_from_id`` raised ``OSError``.
+
+    The platform raises ``OSError(template, course_id, error_message)`` unformatted; with three
+    arguments Python keeps the third as ``filename``, not in ``args``.
+    """
+    parts = [str(part) for part in (*error.args, error.filename, error.filename2) if part is not None]
+    template, *values = parts or [type(error).__name__]
+    detail = template.format(*values) if template.count("{}") == len(values) else "; ".join([template, *values])
+    return (
+        f"the platform cannot load course {course_id} ({detail}). Open it in Studio, fix what Studio reports "
+        "(broken XML, an invalid advanced setting), then publish it again: it is sent then"
+    )
+
 def course_run_key(value):
     """
     The ``CourseLocator`` for ``value`` when it names a plain course run, else None.
@@ -116,10 +132,7 @@ def load_course_run(course_id, root_url=None, with_modes=False):
     except CourseOverview.DoesNotExist:
         return None
     except OSError as error:  # the platform's answer for a course that fails to load (an ErrorBlock)
-        raise CourseLoadError(
-            f"the platform cannot load course {course_id} ({type(error).__name__}: {error}). Open it in Studio, "
-            "fix what Studio reports (a broken XML or advanced setting), publish it again: it is then sent"
-        ) from error
+        raise CourseLoadError(load_error_message(course_id, error)) from error
     modes = course_modes(course_key) if with_modes else None
     return _snapshot(overview, active_enrollment_count(course_key), root_url, modes)
 
@@ -181,9 +194,13 @@ def iter_course_runs(course_keys=None, orgs=None, chunk_size=500):
     from django.db.models import CharField  # pylint: disable=import-outside-toplevel
     from django.db.models.functions import Cast  # pylint: disable=import-outside-toplevel
 
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
+
     queryset = _overviews(course_keys, orgs).order_by("id").values_list(
         Cast("id", output_field=CharField()),
-        "org", "start", "end", "enrollment_start", "enrollment_end", "language", "catalog_visibility",
+        "org", "start", "end", "enrollment_start", "enrollment_end", "language", "catalog_visibility", "version",
     )
     root_url = lms_root_url()
     last_key = None
@@ -196,6 +213,28 @@ def iter_course_runs(course_keys=None, orgs=None, chunk_size=500):
         counts = _enrollment_counts(first_key, last_key)
         yield [
             CourseRun(key, org, start, end, enrollment_start, enrollment_end, language, visibility, counts.get(key, 0), root_url)
-            for key, org, start, end, enrollment_start, enrollment_end, language, visibility in rows
+            if version is not None and version >= CourseOverview.VERSION
+            else _refreshed(key, counts.get(key, 0), root_url)
+            for key, org, start, end, enrollment_start, enrollment_end, language, visibility, version in rows
             if not key.startswith(NOT_COURSE_RUNS)
         ]
+
+
+def _refreshed(course_id, enrollment_count, root_url):
+    """
+    The run of an overview row older than the platform's overview format, rebuilt first.
+
+    ``get_all_courses`` returns rows as stored; the platform itself rebuilds an outdated row
+    (``get_from_id``) before it trusts it, and so does the resync.
+    """
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
+
+    key = CourseKey.from_string(course_id)
+    try:
+        return _snapshot(CourseOverview.get_from_id(key), enrollment_count, root_url)
+    except CourseOverview.DoesNotExist:
+        return CourseRun(course_id, key.org, lms_root_url=root_url, load_error=f"course {course_id} has an outdated overview but no longer exists on the platform: nothing to send")
+    except OSError as error:
+        return CourseRun(course_id, key.org, lms_root_url=root_url, load_error=load_error_message(course_id, error))

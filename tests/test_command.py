@@ -314,3 +314,20 @@ def test_modes_are_mutually_exclusive(richie_sync, receiver, capsys, args):  # p
         Command().run_from_argv(["manage.py", "sync_courses_to_richie", *args])
     assert exit_.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
     assert receiver.requests == []
+
+
+def test_resync_rebuilds_outdated_overviews_and_reports_courses_that_fail_to_load(richie_sync, receiver):  # pylint: disable=unused-argument
+    """get_all_courses returns rows as stored; the platform rebuilds an outdated row before trusting it."""
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+    from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
+
+    current, outdated, broken = make_courses(3)
+    modulestore().save_course(outdated.id, language="fr")  # what Studio holds now
+    modulestore().break_course(broken.id, "Invalid XML")
+    CourseOverview.objects.filter(id__in=[outdated.id, broken.id]).update(version=CourseOverview.VERSION - 1)
+    status, output = sync()
+    assert status == 1 and "sent 2" in output and "failed 1" in output
+    assert f"FAILED {broken.id}: the platform cannot load course {broken.id} (" in output and "Invalid XML" in output
+    assert receiver.runs[link(str(outdated.id))]["languages"] == ["fr"]
+    assert receiver.runs[link(str(current.id))]["languages"] == ["en"]
+    assert CourseOverview.objects.get(id=outdated.id).version == CourseOverview.VERSION

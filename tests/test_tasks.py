@@ -4,7 +4,8 @@ import logging
 
 import pytest
 
-from openedx_richie_sync.tasks import sync_course_run
+from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
+from openedx_richie_sync.tasks import sweep, sync_course_run
 
 from .conftest import SECRET, instance_settings, make_course
 
@@ -132,3 +133,18 @@ def test_no_secret_in_logs_even_at_debug(richie_sync, receiver, course, caplog):
         run_task()
     assert caplog.records
     assert SECRET not in caplog.text
+
+
+def test_a_course_that_fails_to_load_is_a_permanent_explained_failure(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    """The platform raises OSError for a course it cannot load: not a task crash retried for ever."""
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+    from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
+
+    modulestore().break_course(course.id, "Invalid XML in the course's policy")
+    CourseOverview.objects.filter(id=course.id).update(version=CourseOverview.VERSION - 1)  # so it is rebuilt
+    assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
+    state = CourseRunSyncState.objects.get()
+    assert (state.status, state.retryable) == (SyncStatus.FAILED, False)
+    assert "cannot load course" in state.last_error and "Invalid XML in the course's policy" in state.last_error
+    assert "Studio" in state.last_error and receiver.requests == []
+    assert sweep(pending_grace=0, retry_failed_after=0) == {"queued": 0, "retried": 0, "refreshed": 0}
