@@ -63,8 +63,9 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         Record that ``course_id`` must be delivered to these instances; return ``{instance: generation}``.
 
         Call it inside the transaction that changes the course, so that the intent is durable
-        exactly when the change is. ``only_if_idle`` leaves rows that are already pending alone
-        (and leaves them out of the result): enrollment updates use it to throttle.
+        exactly when the change is. ``only_if_idle`` leaves rows that are pending with no
+        delivery under way alone (and leaves them out of the result): their delivery has not read
+        the course yet, so it will carry the change. Enrollment updates use it to throttle.
         """
         now = timezone.now()
         requested = {}
@@ -78,7 +79,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             if not created:
                 rows = self.filter(pk=state.pk)
                 if only_if_idle:
-                    rows = rows.exclude(status=SyncStatus.PENDING)
+                    rows = rows.exclude(Q(status=SyncStatus.PENDING) & _lease_free(now))
                 updated = rows.update(
                     # First: MySQL evaluates assignments left to right, with the values already set.
                     requested_at=Case(When(status=SyncStatus.PENDING, then=F("requested_at")), default=Value(now)),

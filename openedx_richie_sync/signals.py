@@ -55,10 +55,17 @@ def enrollment_changed(sender, enrollment=None, **kwargs):  # pylint: disable=un
     deactivate all go through, in the LMS and the CMS); ENROLL_STATUS_CHANGE misses re-activations.
     At most one update per ``ENROLLMENT_COUNT_INTERVAL``: only the first change after a delivery
     schedules one; the changes that follow find the row pending and add nothing.
+
+    The request is recorded once the enrollment is committed, not inside its transaction: a
+    delivery that is pending and not yet under way will then read this change, so skipping is
+    safe; one under way may have read the count before, so it is asked again.
     """
     key = course_run_key(getattr(getattr(enrollment, "course", None), "course_key", None))
-    if key is None:
-        return
+    if key is not None:
+        transaction.on_commit(partial(_request_count_update, key))
+
+
+def _request_count_update(key):
     try:
         config, names = _routed(key)
         now = timezone.now()

@@ -248,3 +248,18 @@ def test_the_sweep_says_when_nothing_consumes_the_queue(richie_sync, published_t
         assert sweep(pending_grace=60, retry_failed_after=None)["queued"] == 1
     assert "1 deliveries are still pending more than 15 minutes" in caplog.text
     assert "'edx.cms.core.default': does a worker consume that queue?" in caplog.text
+
+
+def test_an_enrollment_during_a_delivery_under_way_asks_for_another(richie_sync, receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+    """A delivery under way may have read the count before the enrollment committed: skipping would lose it."""
+    from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
+
+    course = make_course()
+    generation = CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())["catalog"]
+    with django_capture_on_commit_callbacks(execute=True):  # pending, nobody delivering: it will read this change
+        CourseEnrollment.enroll(django_user_model.objects.create(username="first"), course.id)
+    assert published_tasks == [] and state().generation == generation
+    assert CourseRunSyncState.objects.lease(state(), 30)  # a delivery is now under way
+    with django_capture_on_commit_callbacks(execute=True):
+        CourseEnrollment.enroll(django_user_model.objects.create(username="second"), course.id)
+    assert state().generation == generation + 1 and len(published_tasks) == 1

@@ -49,6 +49,7 @@ def integration_settings(richie, partner):
         "COALESCE_SECONDS": 0.3,
         "PENDING_GRACE": 1,
         "RETRY_FAILED_AFTER": 2,
+        "ENROLLMENT_COUNT_INTERVAL": 1,
     }
 
 
