@@ -27,6 +27,14 @@ MAX_RESOURCE_LINK_LENGTH = 200
 class PayloadError(ValueError):
     """The course cannot be expressed as a valid Richie payload (the message says why and what to do)."""
 
+    retryable = False
+
+
+class HookError(PayloadError):
+    """PAYLOAD_HOOK raised: it may call a service that is down, so the delivery is retried."""
+
+    retryable = True
+
 
 @dataclass(frozen=True)
 class CourseRun:
@@ -168,11 +176,29 @@ def _languages(language, mapping, default):
 
 
 def apply_hook(payload, run, instance, config):
-    """Let the operator's PAYLOAD_HOOK amend the payload; it must keep the resource link and languages."""
+    """
+    Let the operator's PAYLOAD_HOOK amend the payload; it must keep the resource link and languages.
+
+    Every way the hook can fail becomes a ``PayloadError`` on that course, never an exception
+    that escapes the delivery: a hook that raises may depend on a service that is down, so that
+    one is retried (``HookError.retryable``); the others need the hook fixed.
+    """
     if not config.payload_hook:
         return payload
-    hook = import_string(config.payload_hook)
-    amended = hook(dict(payload), course_run=run, instance_name=instance.name)
+    where = f"Course {run.course_id}: PAYLOAD_HOOK {config.payload_hook}"
+    try:
+        hook = import_string(config.payload_hook)
+    except ImportError as error:
+        raise PayloadError(f"{where} cannot be imported ({error}). Install it, or remove PAYLOAD_HOOK.") from error
+    if not callable(hook):
+        raise PayloadError(f"{where} is not callable. Point PAYLOAD_HOOK at a function.")
+    try:
+        amended = hook(dict(payload), course_run=run, instance_name=instance.name)
+    except Exception as error:  # pylint: disable=broad-except
+        raise HookError(
+            f"{where} raised {type(error).__name__}: {str(error)[:300]}. Fix the hook; the delivery is retried "
+            "up to MAX_RETRIES times, then resync the course."
+        ) from error
     if not isinstance(amended, dict):
         raise PayloadError(
             f"Course {run.course_id}: PAYLOAD_HOOK {config.payload_hook} returned {type(amended).__name__}, "

@@ -133,7 +133,13 @@ def prepare(run, instance, config, state=None, force=False):
     Raises ``PayloadError`` when the course cannot be expressed as a valid payload.
     """
     payload = build_payload(run, instance, config)
-    body = serialize(payload)
+    try:
+        body = serialize(payload)
+    except (TypeError, ValueError, RecursionError) as error:  # only a PAYLOAD_HOOK can put such values there
+        raise PayloadError(
+            f"Course {run.course_id}: the payload is not valid JSON ({type(error).__name__}: {str(error)[:200]}). "
+            f"PAYLOAD_HOOK {config.payload_hook} must return JSON values only (no NaN, sets, dates or objects)."
+        ) from error
     digest = payload_hash(body)
     if state is not None and not force and state.is_current(digest):
         return None

@@ -13,8 +13,13 @@ SIGNATURE_SCHEME = "SIG-HMAC-SHA256"
 
 
 def serialize(data):
-    """Compact, key-sorted UTF-8 JSON: stable bytes, so that equal payloads hash equally."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """
+    Compact, key-sorted UTF-8 JSON: stable bytes, so that equal payloads hash equally.
+
+    ``NaN`` and infinities raise ``ValueError`` (Python would write them, but they are not JSON
+    and Richie would answer 400); values JSON cannot hold raise ``TypeError``.
+    """
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def sign(body, secret):

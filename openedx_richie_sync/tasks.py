@@ -101,11 +101,7 @@ def _deliver_leased(state, token, instance, route, config, force):
             item = prepare(run, instance, config, force=True)
             item.attempts, item.generation, item.token = state.attempts, state.generation, token
     except PayloadError as error:
-        log.error("Richie sync of course %s to %r not sent: %s", course_id, name, error)
-        CourseRunSyncState.objects.finish(
-            name, [ItemResult(course_id, state.org, False, detail=str(error), generation=state.generation, token=token)]
-        )
-        return Outcome("failed")
+        return _payload_failed(state, token, name, config, error)
     if item.payload_hash == state.payload_hash and not force:
         CourseRunSyncState.objects.finish_unchanged(state, token, item.refresh_at)
         log.info("Richie sync course=%s instance=%s outcome=unchanged", course_id, name)
@@ -133,6 +129,25 @@ def _deliver_leased(state, token, instance, route, config, force):
     if delivery.outcome == SUCCESS:
         return Outcome("sent")
     return Outcome("retrying", retry_in) if retry_in is not None else Outcome("failed")
+
+
+def _payload_failed(state, token, name, config, error):
+    """Record why no payload could be built; retry only what may pass later (a hook that raised)."""
+    attempts = state.attempts + 1
+    retry = error.retryable and state.attempts < config.max_retries
+    log.error("Richie sync of course %s to %r not sent (attempt %d): %s", state.course_id, name, attempts, error)
+    result = ItemResult(
+        state.course_id, state.org, False, detail=str(error), attempts=attempts, generation=state.generation, token=token,
+        state=(SyncStatus.PENDING if retry else SyncStatus.FAILED).value,
+    )
+    CourseRunSyncState.objects.finish(name, [result])
+    if not retry:
+        return Outcome("failed")
+    retry_in = backoff_delay(state.attempts, config.retry_backoff, config.retry_backoff_max)
+    CourseRunSyncState.objects.filter(pk=state.pk, generation=state.generation).update(
+        due_at=timezone.now() + timedelta(seconds=retry_in)
+    )
+    return Outcome("retrying", retry_in)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)

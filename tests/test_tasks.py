@@ -1,6 +1,7 @@
 """The delivery task, run in-process (``Task.apply``): retries, per-instance isolation, messages."""
 
 import logging
+from io import StringIO
 
 import pytest
 
@@ -148,3 +149,56 @@ def test_a_course_that_fails_to_load_is_a_permanent_explained_failure(richie_syn
     assert "cannot load course" in state.last_error and "Invalid XML in the course's policy" in state.last_error
     assert "Studio" in state.last_error and receiver.requests == []
     assert sweep(pending_grace=0, retry_failed_after=0) == {"queued": 0, "retried": 0, "refreshed": 0}
+
+
+def raising_hook(payload, *, course_run, instance_name):  # pylint: disable=unused-argument
+    if course_run.course_id.endswith("Broken+2026"):
+        raise ZeroDivisionError("pricing service down")
+    return payload
+
+
+def nan_hook(payload, *, course_run, instance_name):  # pylint: disable=unused-argument
+    return {**payload, "price": float("nan")}
+
+
+NOT_CALLABLE = 42
+
+
+def test_a_hook_that_raises_is_retried_up_to_max_retries_then_fails_with_its_cause(richie_sync, receiver):
+    richie_sync["PAYLOAD_HOOK"] = "tests.test_tasks.raising_hook"
+    make_course("course-v1:DemoX+Broken+2026")
+    # An eager task runs its retries at once: MAX_RETRIES is 3 in these tests, so 4 attempts.
+    assert sync_course_run.apply(args=("course-v1:DemoX+Broken+2026", "catalog")).get() == "failed"
+    state = CourseRunSyncState.objects.get()
+    assert (state.status, state.attempts, state.retryable) == (SyncStatus.FAILED, 4, False)
+    assert "raised ZeroDivisionError: pricing service down" in state.last_error and receiver.requests == []
+    assert sweep(pending_grace=0, retry_failed_after=0) == {"queued": 0, "retried": 0, "refreshed": 0}
+
+
+@pytest.mark.parametrize(
+    "hook, words",
+    [
+        ("tests.test_tasks.nan_hook", "not valid JSON"),
+        ("tests.test_tasks.NOT_CALLABLE", "is not callable"),
+        ("tests.no_such_module.hook", "cannot be imported"),
+    ],
+)
+def test_a_broken_hook_is_a_permanent_failure_naming_it(richie_sync, receiver, course, hook, words):
+    richie_sync["PAYLOAD_HOOK"] = hook
+    assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
+    state = CourseRunSyncState.objects.get()
+    assert state.status == SyncStatus.FAILED and words in state.last_error and hook in state.last_error
+    assert receiver.requests == []  # nothing invalid was sent
+
+
+def test_in_a_resync_a_raising_hook_fails_its_course_only(richie_sync, receiver):
+    from django.core.management import call_command  # pylint: disable=import-outside-toplevel
+
+    richie_sync["PAYLOAD_HOOK"] = "tests.test_tasks.raising_hook"
+    make_course("course-v1:DemoX+Broken+2026")
+    make_course("course-v1:DemoX+Fine+2026")
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("sync_courses_to_richie", stdout=out)
+    assert "sent 1" in out.getvalue() and "failed 1" in out.getvalue() and "pricing service down" in out.getvalue()
+    assert list(receiver.runs) == ["https://lms.example.com/courses/course-v1:DemoX+Fine+2026/info"]
