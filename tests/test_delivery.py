@@ -130,15 +130,15 @@ def test_batch_answer_maps_items(receiver):
      (415, PERMANENT), (418, PERMANENT), (429, TRANSIENT), (500, TRANSIENT), (503, TRANSIENT)],
 )
 def test_classification_table(status, outcome):
-    assert classify(status, {}, b"{}").outcome == outcome
+    assert classify(status, {}, b"{}", sent=()).outcome == outcome  # {}: Richie's answer to the signed empty list
 
 
 def test_403_hint_mentions_the_stripped_header():
-    assert "Authorization header" in classify(403, {}, b'{"detail": "Missing authentication."}').hint
+    assert "Authorization header" in classify(403, {}, b'{"detail": "Missing authentication."}', sent=None).hint
 
 
 def test_server_error_body_is_truncated():
-    delivery = classify(500, {}, b"<html>" + b"x" * 5000 + b"</html>")
+    delivery = classify(500, {}, b"<html>" + b"x" * 5000 + b"</html>", sent=None)
     assert len(delivery.detail) <= 200
 
 
