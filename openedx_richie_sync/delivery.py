@@ -221,7 +221,9 @@ def run_outcome(delivery, link, url=""):
         return Delivery(SUCCESS, delivery.status, "course run accepted")
     if answer is NOT_SENT:
         return Delivery(
-            TRANSIENT, delivery.status, "Richie's answer to the list left this course run out (Richie reports every one)",
+            TRANSIENT, delivery.status,
+            f"the server answered {delivery.status} but not as Richie does: its answer to the list left this course "
+            "run out (Richie reports every resource link sent)",
             _not_richie_hint(url),
         )
     if delivery.status == 400 and isinstance(answer, dict):
@@ -244,8 +246,8 @@ def _judge_success(status, data, text, sent, url):
         if answers:  # keyed by resource link but not all delivered: judged run by run (run_outcome)
             return Delivery(
                 TRANSIENT, status,
-                f"the server answered 200 for a list of {len(links)} course runs but reported only {delivered} as "
-                "accepted (Richie answers 400 when one fails, and reports every resource link sent)",
+                f"the server answered 200 but not as Richie does: {delivered} of the {len(links)} course runs sent "
+                "reported as accepted (Richie answers 400 when one fails, and reports every resource link sent)",
                 _not_richie_hint(url), items=answers,
             )
     return not_richie(status, text, sent, url)
