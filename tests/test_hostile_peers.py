@@ -110,8 +110,11 @@ def test_batch_retries_never_sleep_past_the_cap(receiver, value):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("value", ["86400", "Fri, 31 Dec 9999 23:59:59 GMT", "1e12", "inf", "nan", "-1", "Mon, 01 Jan 2024 00:00:00 -0000"])
-def test_the_publish_path_retries_within_retry_backoff_max(richie_sync, receiver, course, value):  # pylint: disable=unused-argument
+@pytest.mark.parametrize(
+    "value", ["86400", "Fri, 31 Dec 9999 23:59:59 GMT", "1e12", "inf", "nan", "-1", "Mon, 01 Jan 2024 00:00:00 -0000"]
+)
+def test_the_publish_path_retries_within_retry_backoff_max(richie_sync, receiver, course, value):
+    # pylint: disable=unused-argument
     from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
 
     richie_sync.update(RETRY_BACKOFF=1, RETRY_BACKOFF_MAX=60)
