@@ -219,12 +219,26 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             lease_token="", lease_until=None
         )
 
-    def due(self, grace_seconds=None):
-        """Pending rows nobody holds; with ``grace_seconds``, only those overdue by that much."""
+    def due(self, grace_seconds=None, horizon_seconds=None):
+        """
+        Pending rows nobody holds; with ``grace_seconds``, only those overdue by that much.
+
+        Rows due further ahead than ``horizon_seconds`` are due now too: no delay this version
+        computes goes that far (retries are capped by RETRY_BACKOFF_MAX, enrollment updates wait
+        ENROLLMENT_COUNT_INTERVAL), so such a row was parked by an earlier version honouring a
+        huge ``Retry-After``. Default horizon: the longer of those two settings, plus 15 minutes.
+        """
         now = timezone.now()
         rows = self.filter(status=SyncStatus.PENDING).filter(_lease_free(now))
         if grace_seconds is not None:
-            rows = rows.filter(due_at__lte=now - timedelta(seconds=grace_seconds))
+            if horizon_seconds is None:
+                from .configuration import get_config  # pylint: disable=import-outside-toplevel
+
+                config = get_config()
+                longest = max(config.retry_backoff_max, config.enrollment_count_interval, config.coalesce_seconds)
+                horizon_seconds = longest + 900
+            overdue = Q(due_at__lte=now - timedelta(seconds=grace_seconds))
+            rows = rows.filter(overdue | Q(due_at__gt=now + timedelta(seconds=horizon_seconds)))
         return rows
 
     def refresh_due(self):

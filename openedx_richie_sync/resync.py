@@ -7,8 +7,10 @@ for one course, by the publish task: one path to build, compare, send and record
 Course runs arrive in chunks (memory stays flat); for each instance the payloads whose hash
 matches what Richie last accepted are skipped; the rest go out as JSON lists of ``batch_size``
 items on up to ``concurrency`` pooled connections. Richie answers a list per resource link, so
-each item's result is mapped back to its course; a batch that fails as a whole with a 500 is
-split until the item that causes it is isolated.
+each item's result is mapped back to its course (a run counts as delivered only if Richie said
+exactly ``{"success": true}`` for it; runs left out of the answer are sent again); a batch that
+fails as a whole with a 500, or that is refused as too large (413), is split until the item that
+causes it is isolated.
 """
 
 import logging
@@ -18,16 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 
-from .delivery import (
-    PERMANENT,
-    SUCCESS,
-    TRANSIENT,
-    Delivery,
-    RichieClient,
-    backoff_delay,
-    field_errors_hint,
-    format_answer,
-)
+from .delivery import PERMANENT, SUCCESS, TRANSIENT, RichieClient, attempt_bound, backoff_delay, run_outcome
 from .models import CourseRunSyncState, SyncStatus
 from .payload import PayloadError, build_payload, next_refresh
 from .platform_api import course_modes, course_run_key
@@ -37,9 +30,10 @@ from .signing import payload_hash, serialize
 log = logging.getLogger(__name__)
 
 BATCH_RETRIES = 3  # retries of a batch that failed transiently, within one run of the command
-BATCH_BACKOFF_MAX = 30.0
-# Richie spends ~90 ms per created or updated run (FACTS.md): give a list time to be processed.
+BATCH_BACKOFF_MAX = 30.0  # cap of the delay between those retries, Retry-After included
+# Richie spends about 90 ms per created or updated run (docs/richie.md): give a list time to be processed.
 SECONDS_PER_ITEM = 0.5
+SPLIT_STATUSES = (413, 500)  # a list refused as a whole: halves may pass (too large, or one item breaks Richie)
 RECORD_EVERY = 500  # results written to the sync-state table per transaction
 # A resync holds its rows from lease to record: long enough for queued batches and their retries,
 # short enough that a crashed command does not hold a course for long.
@@ -154,22 +148,28 @@ def batch_results(items, delivery):
     """
     Map Richie's answer to a list back to each item, or None when the batch failed as a whole.
 
-    A 200 means every item was applied; a 400 keyed by resource link fails only the items
-    whose value is not ``{"success": true}`` (the others were applied, FACTS.md).
+    An answer keyed by resource link is judged run by run (``delivery.run_outcome``): Richie
+    applies the valid items of a list even when it answers 400 for the others.
     """
     if delivery.outcome == SUCCESS:
         return [ItemResult.of(item, delivery) for item in items]
-    if delivery.status == 400 and any(item.link in delivery.items for item in items):
-        results = []
-        for item in items:
-            answer = delivery.items.get(item.link, {"success": True})
-            if answer == {"success": True}:
-                results.append(ItemResult.of(item, Delivery(SUCCESS, 200)))
-            else:
-                detail = f"HTTP 400: {format_answer(answer)}. {field_errors_hint(answer, '')}"
-                results.append(ItemResult.of(item, delivery, detail))
-        return results
+    if delivery.status in (200, 400) and any(item.link in delivery.items for item in items):
+        return [ItemResult.of(item, run_outcome(delivery, item.link)) for item in items]
     return None
+
+
+def batch_timeout(instance, size):
+    """Budget of one attempt to send ``size`` runs: TIMEOUT, or more for long lists (Richie's ~90 ms per run)."""
+    return max(instance.timeout, SECONDS_PER_ITEM * size)
+
+
+def resync_lease_seconds(instance, batch_size):
+    """A resync's lease: RESYNC_LEASE_SECONDS, and always longer than three attempts of a full batch."""
+    return max(RESYNC_LEASE_SECONDS, 3 * attempt_bound(batch_timeout(instance, batch_size)) + 10)
+
+
+def _send_again(result):
+    return not result.ok and result.retryable
 
 
 class BatchSender:
@@ -186,32 +186,44 @@ class BatchSender:
         """Return ``(results, requests, fatal)``; ``fatal`` is a Delivery when the instance itself is wrong."""
         if self.aborted:
             return [ItemResult.of(item, detail=self.aborted, retryable=False) for item in items], 0, None
-        body = b"[" + b",".join(item.body for item in items) + b"]"
-        timeout = max(self.instance.timeout, SECONDS_PER_ITEM * len(items))
-        requests = 0
+        done, requests = [], 0
         for retry in range(BATCH_RETRIES + 1):
-            delivery = self.client.post_body(body, timeout=timeout)
+            body = b"[" + b",".join(item.body for item in items) + b"]"
+            delivery = self.client.post_body(
+                body, timeout=batch_timeout(self.instance, len(items)), sent=tuple(item.link for item in items)
+            )
             requests += 1
             results = batch_results(items, delivery)
-            if results is not None:
-                return results, requests, None
-            if delivery.outcome == PERMANENT:
-                fatal = delivery if delivery.status != 400 else None
+            if results is None and delivery.status in SPLIT_STATUSES and len(items) > 1:
+                if delivery.status == 413:
+                    log.warning(
+                        "Richie instance %r refused a list of %d course runs as too large (413): sending it in halves. "
+                        "Lower --batch-size, or raise the body size limit of the server in front of Richie.",
+                        self.instance.name, len(items),
+                    )
+                split, split_requests, fatal = self._split(items)
+                return done + split, requests + split_requests, fatal
+            if results is None and delivery.outcome == PERMANENT:
+                fatal = delivery if delivery.status not in (400, 413) else None
                 if fatal is not None:  # batches queued behind this one are refused without a request
                     self.aborted = fatal.describe()
-                return [ItemResult.of(item, delivery) for item in items], requests, fatal
-            if delivery.status == 500 and len(items) > 1:
-                return self._split(items, requests)
-            if retry < BATCH_RETRIES:
-                self.sleep(
-                    backoff_delay(retry, self.config.retry_backoff, min(self.config.retry_backoff_max, BATCH_BACKOFF_MAX), delivery.retry_after)
-                )
-        return [ItemResult.of(item, delivery) for item in items], requests, None
+                return done + [ItemResult.of(item, delivery) for item in items], requests, fatal
+            if results is None:
+                results = [ItemResult.of(item, delivery) for item in items]
+            done.extend(result for result in results if not _send_again(result))
+            again = [item for item, result in zip(items, results) if _send_again(result)]
+            if not again:
+                return done, requests, None
+            if retry < BATCH_RETRIES:  # only the runs that did not get through, after a capped delay
+                items = again
+                cap = min(self.config.retry_backoff_max, BATCH_BACKOFF_MAX)
+                self.sleep(backoff_delay(retry, self.config.retry_backoff, cap, delivery.retry_after))
+        return done + [result for result in results if _send_again(result)], requests, None
 
-    def _split(self, items, requests):
-        """One item can make Richie fail the whole list: send each half on its own to isolate it."""
+    def _split(self, items):
+        """One item can make Richie fail the whole list, or the list is too large: send each half on its own."""
         middle = len(items) // 2
-        results, fatal = [], None
+        results, requests, fatal = [], 0, None
         for half in (items[:middle], items[middle:]):
             half_results, half_requests, half_fatal = self.send(half)
             results.extend(half_results)
@@ -344,8 +356,9 @@ class Resync:
     def _lease(self, name, candidates, states):
         """Lease the rows of ``candidates`` (creating missing ones); return those we hold, with the token."""
         missing = [(c.course_id, c.org) for c in candidates if c.course_id not in states]
+        seconds = resync_lease_seconds(self.senders[name].instance, self.batch_size)
         token, leased = CourseRunSyncState.objects.lease_rows(
-            name, {c.course_id: c.generation for c in candidates}, RESYNC_LEASE_SECONDS, create=missing
+            name, {c.course_id: c.generation for c in candidates}, seconds, create=missing
         )
         self.leased.setdefault((name, token), set()).update(leased)
         self.reports[name].busy += len(candidates) - len(leased)

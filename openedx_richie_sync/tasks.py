@@ -20,7 +20,7 @@ from django.utils import timezone
 from edx_django_utils.monitoring import set_code_owner_attribute, set_custom_attribute
 
 from .configuration import get_config
-from .delivery import PERMANENT, SUCCESS, TRANSIENT, backoff_delay, client_for
+from .delivery import PERMANENT, SUCCESS, TRANSIENT, attempt_bound, backoff_delay, client_for
 from .models import CourseRunSyncState, SyncStatus
 from .payload import CourseRun, PayloadError, hidden_payload
 from .platform_api import course_run_key, iter_course_runs, load_course_run
@@ -45,8 +45,14 @@ class Outcome:
 
 
 def lease_seconds(instance):
-    """Longer than one request can take (connect and read timeouts, plus margin) so it never expires under it."""
-    return 3 * instance.timeout + 10
+    """
+    How long a delivery holds its row: never less than it can last, so the lease never expires under it.
+
+    One attempt ends within ``delivery.attempt_bound(TIMEOUT)`` (TIMEOUT plus a second) whatever
+    Richie does; the rest (2 × TIMEOUT + 9 s, so 3 × TIMEOUT + 10 s in all) leaves time to read
+    the course and record the result.
+    """
+    return attempt_bound(instance.timeout) + 2 * instance.timeout + 9
 
 
 def deliver(course_id, instance_name, generation, force=False):

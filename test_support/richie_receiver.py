@@ -1,9 +1,12 @@
 """A loopback HTTP server that behaves like Richie 3.5.1's course-run sync endpoint.
 
 Used by the integration tests, the demo and the benchmark. It imitates what was observed on a
-real Richie (see ``FACTS.md``, section "Richie's course-run sync endpoint (as observed)"):
-signature check, validation messages, batch semantics, partial updates, the ``languages: []``
-corruption, plus fault-injection knobs (5xx, timeouts, dropped connections, 429, redirects).
+real Richie 3.5.1 (see ``docs/richie.md``): signature check, validation messages, batch
+semantics, partial updates, the ``languages: []`` corruption, plus fault-injection knobs (5xx,
+timeouts, dropped connections, 429, redirects) and hostile peers: answers Richie never gives
+under a 2xx status (maintenance pages, ``OK``, ``[]``, ``{}``, ``{"success": false}``, a batch
+answer leaving links out), answers dripped byte by byte, huge or endless bodies, gzip bombs,
+extreme ``Retry-After`` values, deeply nested JSON and a body size limit answering 413.
 
 Standard library only (plus ``django.conf.global_settings`` for the language codes, exactly
 the list Richie validates against; no Django setup is needed).
@@ -21,6 +24,7 @@ import argparse
 import collections
 import dataclasses
 import decimal
+import gzip
 import hashlib
 import hmac
 import json
@@ -30,6 +34,7 @@ import sys
 import threading
 import time
 import unicodedata
+import zlib
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -117,6 +122,17 @@ def _html(title: str, text: str = "") -> bytes:
 
 HTML_404 = _html("Not Found", "The requested resource was not found on this server.")
 HTML_500 = _html("Server Error (500)")
+HTML_413 = _html("413 Request Entity Too Large", "nginx")
+
+#: Answers under a 200 that Richie's sync view never gives (``non_richie_next``).
+NON_RICHIE_ANSWERS = {
+    "html": ("text/html; charset=utf-8", _html("Down for maintenance", "We will be back soon.")),
+    "ok": ("text/plain", b"OK"),
+    "list": ("application/json", b"[]"),
+    "empty": ("application/json", b"{}"),
+    "false": ("application/json", b'{"success":false}'),
+}
+RECORDED_BODY_MAX = 64 * 1024  # what RecordedRequest.response_body keeps of a streamed answer
 
 
 def sign(body: bytes | str, secret: str) -> str:
@@ -176,7 +192,7 @@ class RecordedRequest:
     response_headers: dict = dataclasses.field(default_factory=dict)
     connection_id: int = 0  # one number per TCP connection (keep-alive reuses it)
     client_port: int = 0
-    fault: str | None = None  # "fail", "timeout", "drop", "rate_limit", "redirect" or None
+    fault: str | None = None  # the kind of fault injected ("fail", "timeout", "drip", ...) or None
     received_at: float = 0.0
 
     def json(self) -> Any:
@@ -530,11 +546,39 @@ class _Handler(BaseHTTPRequestHandler):
                     {"Location": location},
                 )
                 return
+            elif kind == "answer":
+                self._respond(record, params["status"], params["content_type"], params["body"], params["headers"])
+                return
+            elif kind == "huge":
+                self._stream(record, 200, "text/html; charset=utf-8", _repeat(b"<p>maintenance</p>\n", params["size"]),
+                             {"Content-Length": str(params["size"])})
+                return
+            elif kind == "endless":
+                self._stream(record, 200, "application/json", _endless(), {"Transfer-Encoding": "chunked"},
+                             chunked=True)
+                return
+            elif kind == "gzip" and params["bomb_size"] is not None:
+                self._respond(record, 200, "application/json", _gzip_bomb(params["bomb_size"]),
+                              {"Content-Encoding": "gzip"})
+                return
+        elif receiver.body_limit is not None and len(body) > receiver.body_limit:
+            self._respond(record, 413, "text/html; charset=utf-8", HTML_413)
+            return
 
         status, content_type, payload, extra, applied = receiver._handle(
             self.command, self.path, record.headers, body
         )
-        self._respond(record, status, content_type, payload, extra)
+        kind, params = fault if fault is not None else (None, {})
+        if kind == "partial":
+            payload = _leave_out(payload, params["leave_out"])
+        if kind == "gzip":
+            payload = gzip.compress(payload)
+            extra = {**(extra or {}), "Content-Encoding": "gzip"}
+        if kind == "drip":
+            self._stream(record, status, content_type, _slices(payload, params["rate"]), extra,
+                         rate=params["rate"], headers_too=params["headers_too"], length=len(payload))
+        else:
+            self._respond(record, status, content_type, payload, extra)
         if applied and receiver.on_apply is not None:
             for item in applied:
                 try:
@@ -550,6 +594,47 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def _stream(self, record, status, content_type, pieces, extra=None, *, chunked=False, rate=None,
+                headers_too=False, length=None):
+        """Send the answer's headers, then ``pieces`` of body one after the other (drip, huge, endless).
+
+        ``rate`` (bytes per second) paces the pieces (and the headers with ``headers_too``); the
+        answer stops when the client goes away or the receiver stops."""
+        headers = {"Content-Type": content_type}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        headers.update(extra or {})
+        record.status = status
+        record.response_headers = headers
+        record.response_body = b""
+        self.receiver._record(record)
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"HTTP/1.1 {status} {reason}", f"Server: {self.server_version}"]
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        stopping = self.receiver._stopping
+        try:
+            for piece in _slices(head, rate) if headers_too else [head]:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                if headers_too and stopping.wait(len(piece) / rate):
+                    raise OSError("the receiver is stopping")
+            for piece in pieces:
+                if stopping.is_set():
+                    raise OSError("the receiver is stopping")
+                if len(record.response_body) < RECORDED_BODY_MAX:
+                    record.response_body += piece[: RECORDED_BODY_MAX - len(record.response_body)]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece)
+                self.wfile.flush()
+                if rate and stopping.wait(len(piece) / rate):
+                    raise OSError("the receiver is stopping")
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+            return
+        except OSError:
+            pass
+        self.close_connection = True  # the answer was cut short: this connection cannot be reused
 
     def _respond(self, record, status, content_type, payload, extra=None):
         headers = {"Content-Type": content_type, "Content-Length": str(len(payload))}
@@ -581,6 +666,53 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _json_bytes(payload) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _slices(data: bytes, rate):
+    """``data`` in pieces of a tenth of a second at ``rate`` bytes per second (at least one byte)."""
+    step = max(1, int(rate / 10)) if rate else len(data) or 1
+    return [data[start:start + step] for start in range(0, len(data), step)]
+
+
+def _repeat(pattern: bytes, size: int, piece: int = 64 * 1024):
+    """``size`` bytes of ``pattern``, generated piece by piece (a 50 MB answer is never held in memory)."""
+    block = (pattern * (piece // len(pattern) + 1))[:piece]
+    sent = 0
+    while sent < size:
+        yield block[: size - sent]
+        sent += min(piece, size - sent)
+
+
+def _endless(piece: bytes = b" " * 16384):
+    while True:
+        yield piece
+
+
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip member that inflates to ``size`` zero bytes (about a thousandth of that compressed)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    parts = [compressor.compress(block) for _ in range(size // len(block))]
+    parts.append(compressor.compress(bytes(size % len(block))))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def _leave_out(payload: bytes, count: int) -> bytes:
+    """A batch answer without its last ``count`` resource links (Richie always reports every one)."""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(answer, dict) or not all(isinstance(value, dict) for value in answer.values()):
+        return payload
+    kept = list(answer.items())[: max(len(answer) - count, 0)]
+    return _json_bytes(dict(kept))
+
+
+def deep_json(depth: int) -> bytes:
+    """A JSON object nested ``depth`` levels: ``{"detail":{"detail":...{}...}}``."""
+    return b'{"detail":' * (depth - 1) + b"{}" + b"}" * (depth - 1)
 
 
 def _reject_constant(name):
@@ -636,6 +768,8 @@ class RichieReceiver:
         self.manual: set[str] = set()
         self.corrupted: dict[str, set[str]] = {}
         self._faults: collections.deque = collections.deque()
+        #: Largest request body accepted (None: no limit); a larger one answers 413 like nginx.
+        self.body_limit: int | None = None
         self.connections_opened = 0
         self._active_sockets: set = set()
 
@@ -773,6 +907,59 @@ class RichieReceiver:
         """The next ``count`` requests answer ``status`` (301/302) to ``location`` (default: the
         same path under ``/en``); nothing applied."""
         self._add_fault(count, "redirect", location=location, status=int(status))
+
+    # -- hostile peers: what a proxy, a maintenance page or a broken server answers -------------
+
+    def answer_next(self, count: int, body: bytes | str, status: int = 200,
+                    content_type: str = "application/json", headers: dict | None = None) -> None:
+        """The next ``count`` requests answer exactly this (status, body, headers); nothing applied."""
+        body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        self._add_fault(count, "answer", status=int(status), body=body, content_type=content_type,
+                        headers=dict(headers or {}))
+
+    def non_richie_next(self, count: int, answer: str = "html") -> None:
+        """The next ``count`` requests answer 200 with what Richie never sends: ``answer`` is one of
+        ``NON_RICHIE_ANSWERS`` (an HTML maintenance page, ``OK``, ``[]``, ``{}``, ``{"success": false}``)."""
+        content_type, body = NON_RICHIE_ANSWERS[answer]
+        self.answer_next(count, body, 200, content_type)
+
+    def partial_next(self, count: int, leave_out: int = 1) -> None:
+        """The next ``count`` batches are applied, but their answer leaves the last ``leave_out`` links out."""
+        self._add_fault(count, "partial", leave_out=int(leave_out))
+
+    def drip_next(self, count: int, bytes_per_second: float, headers_too: bool = False) -> None:
+        """The next ``count`` requests are applied; the answer is sent at ``bytes_per_second`` (its
+        headers too with ``headers_too``), in pieces every tenth of a second."""
+        self._add_fault(count, "drip", rate=float(bytes_per_second), headers_too=bool(headers_too))
+
+    def huge_next(self, count: int, size: int = 50 * 1024 * 1024) -> None:
+        """The next ``count`` requests answer 200 with an HTML body of ``size`` bytes; nothing applied."""
+        self._add_fault(count, "huge", size=int(size))
+
+    def endless_next(self, count: int) -> None:
+        """The next ``count`` requests answer 200 with a chunked body that never ends; nothing applied."""
+        self._add_fault(count, "endless")
+
+    def gzip_next(self, count: int, bomb_size: int | None = None) -> None:
+        """The next ``count`` answers carry ``Content-Encoding: gzip``: Richie's own answer compressed
+        (applied), or with ``bomb_size`` a gzip bomb inflating to that many bytes (nothing applied)."""
+        self._add_fault(count, "gzip", bomb_size=None if bomb_size is None else int(bomb_size))
+
+    def retry_after_next(self, count: int, value: str, status: int = 429) -> None:
+        """The next ``count`` requests answer ``status`` with ``Retry-After: <value>`` (any string)."""
+        body = _json_bytes({"detail": "Request was throttled."}) if status == 429 else HTML_500
+        content_type = "application/json" if status == 429 else "text/html; charset=utf-8"
+        self.answer_next(count, body, status, content_type, {"Retry-After": str(value)})
+
+    def deep_json_next(self, count: int, depth: int = 900, status: int = 200) -> None:
+        """The next ``count`` requests answer ``status`` with a JSON object nested ``depth`` levels."""
+        self.answer_next(count, deep_json(depth), status)
+
+    def set_body_limit(self, max_bytes: int | None) -> None:
+        """Answer 413 (nothing applied) to request bodies larger than ``max_bytes``, like nginx's
+        ``client_max_body_size`` in front of Richie; None removes the limit."""
+        with self.lock:
+            self.body_limit = None if max_bytes is None else int(max_bytes)
 
     @property
     def pending_faults(self) -> int:

@@ -1,5 +1,6 @@
 """Signed delivery over real HTTP to the Richie-compatible receiver, and outcome classification."""
 
+import json
 import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -12,8 +13,10 @@ from openedx_richie_sync.delivery import (
     SUCCESS,
     TRANSIENT,
     RichieClient,
+    answer_limit,
     backoff_delay,
     classify,
+    format_answer,
     parse_retry_after,
 )
 
@@ -130,15 +133,15 @@ def test_batch_answer_maps_items(receiver):
      (415, PERMANENT), (418, PERMANENT), (429, TRANSIENT), (500, TRANSIENT), (503, TRANSIENT)],
 )
 def test_classification_table(status, outcome):
-    assert classify(status, {}, b"{}").outcome == outcome
+    assert classify(status, {}, b"{}", sent=()).outcome == outcome  # {}: Richie's answer to the signed empty list
 
 
 def test_403_hint_mentions_the_stripped_header():
-    assert "Authorization header" in classify(403, {}, b'{"detail": "Missing authentication."}').hint
+    assert "Authorization header" in classify(403, {}, b'{"detail": "Missing authentication."}', sent=None).hint
 
 
 def test_server_error_body_is_truncated():
-    delivery = classify(500, {}, b"<html>" + b"x" * 5000 + b"</html>")
+    delivery = classify(500, {}, b"<html>" + b"x" * 5000 + b"</html>", sent=None)
     assert len(delivery.detail) <= 200
 
 
@@ -164,3 +167,96 @@ def test_credentials_in_the_url_never_reach_messages(receiver):
     down = Instance(name="down", url="http://operator:Pa55word@127.0.0.1:9/api/v1.0/course-runs-sync", secret=SECRET, timeout=1.0)
     delivery = RichieClient(down).post(PAYLOAD)
     assert delivery.outcome == TRANSIENT and "Pa55word" not in delivery.describe()
+
+
+# --- hostile answers, judged without the network ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, body, sent, outcome",
+    [
+        (200, b'{"success": true}', None, SUCCESS),
+        (200, b'{"success":true}', None, SUCCESS),
+        (200, b'{"success": 1}', None, TRANSIENT),
+        (200, b'{"success": "true"}', None, TRANSIENT),
+        (200, b'{"success": true, "also": 1}', None, TRANSIENT),
+        (201, b'{"success": true}', None, TRANSIENT),
+        (204, b"", None, TRANSIENT),
+        (200, b"<html>Maintenance</html>", None, TRANSIENT),
+        (200, b"{}", None, TRANSIENT),
+        (200, b"{}", (), SUCCESS),
+        (200, b'{"success": true}', (), TRANSIENT),
+        (200, b"[]", (), TRANSIENT),
+        (200, b"{}", (LINK,), TRANSIENT),
+        (200, b"[]", (LINK,), TRANSIENT),
+        (200, b'{"success": true}', (LINK,), TRANSIENT),
+        (200, ('{"%s": {"success": true}}' % LINK).encode(), (LINK,), SUCCESS),
+        (200, ('{"%s": {"success": false}}' % LINK).encode(), (LINK,), TRANSIENT),
+    ],
+)
+def test_success_only_in_richies_exact_answers(status, body, sent, outcome):
+    delivery = classify(status, {}, body, "https://richie.example/api/v1.0/course-runs-sync", sent=sent)
+    assert delivery.outcome == outcome
+    if outcome == TRANSIENT:
+        assert "not as Richie does" in delivery.detail
+        assert "https://richie.example/api/v1.0/course-runs-sync" in delivery.hint
+
+
+def test_a_batch_answer_counts_each_run_only_on_exact_success():
+    from openedx_richie_sync.delivery import run_outcome  # pylint: disable=import-outside-toplevel
+
+    other, third = LINK.replace("Demo101", "Demo102"), LINK.replace("Demo101", "Demo103")
+    body = json.dumps({LINK: {"success": True}, other: {"languages": ['"xx" is not a valid choice.']}})
+    delivery = classify(400, {}, body, sent=(LINK, other, third))
+    assert run_outcome(delivery, LINK).ok
+    assert run_outcome(delivery, other).outcome == PERMANENT and "LANGUAGE_MAPPING" in run_outcome(delivery, other).hint
+    assert run_outcome(delivery, third).outcome == TRANSIENT  # left out: not applied as far as we know
+
+
+@pytest.mark.parametrize(
+    "value", ["86400", "1e12", "1e400", "inf", "-inf", "nan", "-5", "", "   ", "soon", "9" * 5000,
+              "Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 2024 00:00:00 -0000", "Mon, 99 Foo 2026 99:99:99 GMT",
+              "Tue, 01 Jan 0001 00:00:00 GMT", None, b"12", 12],
+)
+def test_retry_after_never_raises_and_every_delay_is_capped(value):
+    seconds = parse_retry_after(value)
+    assert seconds is None or (0 <= seconds < float("inf"))
+    for retries in (0, 3, 64, 5000):
+        assert 0 <= backoff_delay(retries, base=5, cap=600, retry_after=seconds) <= 600
+
+
+def test_retry_after_forms():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert parse_retry_after("86400") == 86400.0  # parsed as sent; callers cap it
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+    assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 -0000", now=now) == 60.0  # naive date: UTC
+    assert backoff_delay(0, base=2, cap=60, retry_after=86400) == 60
+
+
+def _nested(depth):
+    data = {}
+    for _ in range(depth):
+        data = {"detail": data}
+    return data
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_deeply_nested_answers_never_raise(depth):
+    body = b'{"detail":' * depth + b"{}" + b"}" * depth
+    for status in (200, 400, 500):
+        delivery = classify(status, {}, body, sent=None)
+        assert delivery.outcome != SUCCESS and delivery.describe()
+    assert format_answer(_nested(900)).endswith("…")
+
+
+def test_answer_size_bounds():
+    assert answer_limit(None) == answer_limit(()) == 64 * 1024
+    assert 64 * 1024 < answer_limit((LINK,) * 100) <= 1024 * 1024
+    assert answer_limit((LINK,) * 100_000) == 1024 * 1024
+
+
+def test_413_hints_depend_on_what_was_sent():
+    assert "--batch-size" in classify(413, {}, b"<html>413</html>", sent=(LINK, LINK + "/")).hint
+    single = classify(413, {}, b"<html>413</html>", sent=None)
+    assert single.outcome == PERMANENT and "too large for the server's body size limit" in single.hint

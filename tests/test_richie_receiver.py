@@ -1,14 +1,17 @@
-"""Checks that the fake Richie receiver behaves like Richie's course-run sync endpoint (FACTS.md).
+"""Checks that the fake Richie receiver behaves like Richie's course-run sync endpoint (docs/richie.md).
 
 These tests talk to a started receiver over real HTTP; they need no Django settings.
 """
 
+import gzip
 import hashlib
 import hmac
 import json
 import os
+import socket
 import sys
 import time
+import zlib
 
 import pytest
 import requests
@@ -17,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from test_support.richie_receiver import (  # noqa: E402
     LANGUAGE_CODES,
+    NON_RICHIE_ANSWERS,
     SYNC_PATH,
     RichieReceiver,
     normalize_code,
@@ -431,3 +435,124 @@ def test_wait_for_and_stop():
         server.stop()
         with pytest.raises(requests.ConnectionError):
             post(url, body=b"[]", session=session, timeout=2)
+
+
+# --- hostile peers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer, body", [
+    ("ok", b"OK"), ("list", b"[]"), ("empty", b"{}"), ("false", b'{"success":false}'),
+])
+def test_non_richie_next_answers_200_with_what_richie_never_sends(receiver, answer, body):
+    receiver.non_richie_next(1, answer)
+    response = post(receiver.url, run_item())
+    assert (response.status_code, response.content) == (200, body)
+    assert receiver.runs == {} and receiver.requests[-1].fault == "answer"
+    assert post(receiver.url, run_item()).json() == {"success": True}
+
+
+def test_non_richie_next_html_maintenance_page(receiver):
+    receiver.non_richie_next(1, "html")
+    response = post(receiver.url, run_item())
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert b"maintenance" in response.content and set(NON_RICHIE_ANSWERS) == {"html", "ok", "list", "empty", "false"}
+
+
+def test_answer_next_sends_exactly_what_it_is_told(receiver):
+    receiver.answer_next(1, "teapot", status=418, content_type="text/plain", headers={"X-Why": "test"})
+    response = post(receiver.url, body=b"[]")
+    assert (response.status_code, response.text, response.headers["X-Why"]) == (418, "teapot", "test")
+
+
+def test_partial_next_applies_the_batch_but_leaves_links_out(receiver):
+    links = [link(f"course-v1:edX+DemoX+P{i}") for i in range(3)]
+    receiver.partial_next(1, leave_out=2)
+    response = post(receiver.url, [run_item(resource_link) for resource_link in links])
+    assert response.status_code == 200 and response.json() == {links[0]: {"success": True}}
+    assert set(receiver.runs) == set(links)  # all applied
+
+
+def test_drip_next_sends_the_answer_slowly(receiver):
+    receiver.drip_next(1, bytes_per_second=40)  # {"success":true}: 16 bytes, 4 at a time
+    response = post(receiver.url, run_item())
+    assert response.json() == {"success": True} and link() in receiver.runs
+    assert receiver.requests[-1].fault == "drip"
+    with pytest.raises(requests.Timeout):  # each byte comes in time, the whole does not: only a deadline helps
+        receiver.drip_next(1, bytes_per_second=2, headers_too=True)
+        post(receiver.url, run_item(), timeout=0.2)
+
+
+def test_huge_next_answers_a_body_of_the_given_size(receiver):
+    receiver.huge_next(1, size=3 * 1024 * 1024 + 7)
+    response = post(receiver.url, run_item())
+    assert response.status_code == 200 and len(response.content) == 3 * 1024 * 1024 + 7
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    assert receiver.runs == {} and len(receiver.requests[-1].response_body) == 64 * 1024
+
+
+def test_endless_next_never_ends_its_chunked_answer(receiver):
+    receiver.endless_next(1)
+    response = post(receiver.url, run_item(), stream=True)
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    received = 0
+    for chunk in response.iter_content(65536):
+        received += len(chunk)
+        if received > 4 * 1024 * 1024:
+            break
+    response.close()
+    assert received > 4 * 1024 * 1024 and receiver.runs == {}
+
+
+def test_gzip_next_compresses_richies_answer(receiver):
+    receiver.gzip_next(1)
+    response = post(receiver.url, run_item(), stream=True)
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.raw.read(decode_content=False)) == b'{"success":true}'
+    assert link() in receiver.runs
+
+
+def test_gzip_next_bomb_inflates_to_the_given_size(receiver):
+    receiver.gzip_next(1, bomb_size=20 * 1024 * 1024)
+    response = post(receiver.url, run_item(), stream=True)
+    compressed = response.raw.read(decode_content=False)
+    assert len(compressed) < 100 * 1024 and response.headers["Content-Encoding"] == "gzip"
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert len(inflater.decompress(compressed, 1024)) == 1024 and inflater.unconsumed_tail  # far more to come
+    assert receiver.runs == {}
+
+
+@pytest.mark.parametrize("value", ["86400", "Fri, 31 Dec 9999 23:59:59 GMT", "1e12", "inf", "nan", "-5", "garbage"])
+def test_retry_after_next_sends_any_value(receiver, value):
+    receiver.retry_after_next(1, value)
+    response = post(receiver.url, run_item())
+    assert (response.status_code, response.headers["Retry-After"]) == (429, value)
+    receiver.retry_after_next(1, value, status=503)
+    response = post(receiver.url, run_item())
+    assert (response.status_code, response.headers["Retry-After"]) == (503, value)
+    assert receiver.runs == {}
+
+
+def test_deep_json_next_nests_the_answer(receiver):
+    receiver.deep_json_next(1, depth=900, status=400)
+    response = post(receiver.url, run_item())
+    assert response.status_code == 400
+    assert response.content.startswith(b'{"detail":{"detail":') and response.content.count(b"{") == 900
+
+
+def test_body_limit_answers_413_like_nginx(receiver):
+    receiver.set_body_limit(100)
+    response = post(receiver.url, run_item())
+    assert response.status_code == 413 and "Too Large" in response.text
+    assert post(receiver.url, body=b"[]").status_code == 200
+    assert receiver.runs == {}
+    receiver.set_body_limit(None)
+    assert post(receiver.url, run_item()).status_code == 200
+
+
+def test_stop_ends_a_streaming_answer(receiver):
+    receiver.endless_next(1)
+    response = post(receiver.url, run_item(), stream=True)
+    receiver.stop()
+    with pytest.raises((requests.RequestException, socket.error)):
+        for _ in response.iter_content(65536):
+            pass
