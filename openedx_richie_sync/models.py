@@ -223,22 +223,17 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         """
         Pending rows nobody holds; with ``grace_seconds``, only those overdue by that much.
 
-        Rows due further ahead than ``horizon_seconds`` are due now too: no delay this version
-        computes goes that far (retries are capped by RETRY_BACKOFF_MAX, enrollment updates wait
-        ENROLLMENT_COUNT_INTERVAL), so such a row was parked by an earlier version honouring a
-        huge ``Retry-After``. Default horizon: the longer of those two settings, plus 15 minutes.
+        With ``horizon_seconds``, rows due further ahead than that are due now too: no delay this
+        version computes goes that far, so such a row was parked by an earlier version honouring a
+        huge ``Retry-After`` (see ``tasks.sweep``).
         """
         now = timezone.now()
         rows = self.filter(status=SyncStatus.PENDING).filter(_lease_free(now))
         if grace_seconds is not None:
-            if horizon_seconds is None:
-                from .configuration import get_config  # pylint: disable=import-outside-toplevel
-
-                config = get_config()
-                longest = max(config.retry_backoff_max, config.enrollment_count_interval, config.coalesce_seconds)
-                horizon_seconds = longest + 900
-            overdue = Q(due_at__lte=now - timedelta(seconds=grace_seconds))
-            rows = rows.filter(overdue | Q(due_at__gt=now + timedelta(seconds=horizon_seconds)))
+            due = Q(due_at__lte=now - timedelta(seconds=grace_seconds))
+            if horizon_seconds is not None:
+                due |= Q(due_at__gt=now + timedelta(seconds=horizon_seconds))
+            rows = rows.filter(due)
         return rows
 
     def refresh_due(self):

@@ -229,7 +229,9 @@ def sweep(pending_grace, retry_failed_after):
     retried = request_again(CourseRunSyncState.objects.retry_due(retry_failed_after)) if retry_failed_after is not None else 0
     refreshed = request_again(CourseRunSyncState.objects.refresh_due())
     queued = 0
-    rows = CourseRunSyncState.objects.due(pending_grace).values_list("course_id", "instance", "generation")
+    rows = CourseRunSyncState.objects.due(pending_grace, parked_horizon(get_config())).values_list(
+        "course_id", "instance", "generation"
+    )
     for course_id, instance_name, generation in list(rows):
         queued += not enqueue(course_id, {instance_name: generation})
     _warn_if_nothing_consumes(pending_grace)
@@ -238,6 +240,15 @@ def sweep(pending_grace, retry_failed_after):
         retried, refreshed, queued,
     )
     return {"queued": queued, "retried": retried, "refreshed": refreshed}
+
+
+def parked_horizon(config):
+    """
+    How far ahead a pending row may legitimately be due: the longest delay this version computes
+    (a retry is capped by RETRY_BACKOFF_MAX, an enrollment update waits ENROLLMENT_COUNT_INTERVAL),
+    plus 15 minutes. A row due later was parked by an earlier version: the sweep rescues it.
+    """
+    return max(config.retry_backoff_max, config.enrollment_count_interval, config.coalesce_seconds) + 900
 
 
 def _warn_if_nothing_consumes(pending_grace):

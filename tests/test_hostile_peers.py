@@ -11,11 +11,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from openedx_richie_sync.configuration import Instance, SyncConfig
+from openedx_richie_sync.configuration import Instance, SyncConfig, get_config
 from openedx_richie_sync.delivery import PERMANENT, SUCCESS, TRANSIENT, RichieClient, attempt_bound
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from openedx_richie_sync.resync import BATCH_BACKOFF_MAX, BatchSender, Prepared
 from openedx_richie_sync.signing import payload_hash, serialize
+from openedx_richie_sync.tasks import parked_horizon
 
 from .conftest import SECRET
 
@@ -131,14 +132,15 @@ def test_the_sweep_rescues_rows_parked_far_in_the_future(richie_sync, course):  
     now = timezone.now()
     CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], now + timedelta(days=1))
     CourseRunSyncState.objects.request("course-v1:DemoX+Soon+2026", "DemoX", ["catalog"], now + timedelta(seconds=30))
-    due = CourseRunSyncState.objects.due(grace_seconds=300).values_list("course_id", flat=True)
+    horizon = parked_horizon(get_config())  # what the sweep passes
+    due = CourseRunSyncState.objects.due(grace_seconds=300, horizon_seconds=horizon).values_list("course_id", flat=True)
     assert list(due) == [str(course.id)]  # RETRY_BACKOFF_MAX 0.05 s, ENROLLMENT_COUNT_INTERVAL 1 h: a day is absurd
 
 
 @pytest.mark.django_db
 def test_the_sweep_leaves_throttled_enrollment_updates_alone(richie_sync, course):  # pylint: disable=unused-argument
     CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], timezone.now() + timedelta(minutes=50))
-    assert not CourseRunSyncState.objects.due(grace_seconds=300).exists()
+    assert not CourseRunSyncState.objects.due(grace_seconds=300, horizon_seconds=parked_horizon(get_config())).exists()
 
 
 # --- 3. answers are read up to a bound -------------------------------------------------------------
