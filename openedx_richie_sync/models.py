@@ -37,7 +37,7 @@ class KnownState(NamedTuple):
     payload_hash: str
     attempts: int
     generation: int
-    busy: bool  # a delivery is on its way: queued after a request, or holding the lease
+    busy: bool  # a delivery or another resync holds the row's lease
 
     def is_current(self, payload_hash):
         return self.status == SyncStatus.SYNCED and self.payload_hash == payload_hash
@@ -52,7 +52,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
 
     def states_by_course(self, instance_name, course_ids):
         """``{course_id: KnownState}`` for one instance, in one query."""
-        busy = ExpressionWrapper(Q(status=SyncStatus.PENDING) | Q(lease_until__gt=timezone.now()), output_field=BooleanField())
+        busy = ExpressionWrapper(Q(lease_until__gt=timezone.now()), output_field=BooleanField())
         rows = self.filter(instance=instance_name, course_id__in=list(course_ids)).values_list(
             "course_id", "status", "payload_hash", "attempts", "generation", busy
         )
@@ -213,6 +213,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             lease_until=None,
             modified=timezone.now(),
         )
+
+    def renew(self, tokens, seconds):
+        """Extend the leases held under ``tokens`` (a long resync's heartbeat)."""
+        self.filter(lease_token__in=list(tokens)).update(lease_until=timezone.now() + timedelta(seconds=seconds))
 
     def release(self, token, instance_name, course_ids):
         self.filter(instance=instance_name, course_id__in=list(course_ids), lease_token=token).update(

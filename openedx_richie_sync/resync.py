@@ -16,11 +16,11 @@ causes it is isolated.
 import logging
 import time
 from datetime import datetime
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 
-from .delivery import PERMANENT, SUCCESS, TRANSIENT, RichieClient, attempt_bound, backoff_delay, run_outcome
+from .delivery import PERMANENT, SUCCESS, TRANSIENT, RichieClient, backoff_delay, run_outcome
 from .models import CourseRunSyncState, SyncStatus
 from .payload import PayloadError, build_payload, next_refresh
 from .platform_api import course_modes, course_run_key
@@ -35,9 +35,11 @@ BATCH_BACKOFF_MAX = 30.0  # cap of the delay between those retries, Retry-After 
 SECONDS_PER_ITEM = 0.5
 SPLIT_STATUSES = (413, 500)  # a list refused as a whole: halves may pass (too large, or one item breaks Richie)
 RECORD_EVERY = 500  # results written to the sync-state table per transaction
-# A resync holds its rows from lease to record: long enough for queued batches and their retries,
-# short enough that a crashed command does not hold a course for long.
-RESYNC_LEASE_SECONDS = 900
+# A resync holds its rows from lease to record and renews that lease every LEASE_RENEW_SECONDS
+# while it runs: a command killed outright (SIGKILL, OOM killer) frees them within
+# RESYNC_LEASE_SECONDS, for the next run or the sweep.
+RESYNC_LEASE_SECONDS = 300
+LEASE_RENEW_SECONDS = 60
 
 
 @dataclass
@@ -106,7 +108,7 @@ class InstanceReport:
     sent: int = 0
     unchanged: int = 0
     failed: int = 0
-    busy: int = 0  # being delivered by the publish path (pending or leased): left to it
+    busy: int = 0  # held by a delivery under way or another resync (leased): left to it
     requests: int = 0
     failures: list = field(default_factory=list)
     aborted: str = ""
@@ -161,11 +163,6 @@ def batch_results(items, delivery):
 def batch_timeout(instance, size):
     """Budget of one attempt to send ``size`` runs: TIMEOUT, or more for long lists (Richie's ~90 ms per run)."""
     return max(instance.timeout, SECONDS_PER_ITEM * size)
-
-
-def resync_lease_seconds(instance, batch_size):
-    """A resync's lease: RESYNC_LEASE_SECONDS, and always longer than three attempts of a full batch."""
-    return max(RESYNC_LEASE_SECONDS, 3 * attempt_bound(batch_timeout(instance, batch_size)) + 10)
 
 
 def _send_again(result):
@@ -258,6 +255,7 @@ class Resync:
         self.emit = emit
         self.senders, self.reports, self.unrecorded = {}, {}, {}
         self.leased = {}  # (instance, token) → course ids held and not recorded yet
+        self.renewed_at = time.monotonic()
         for instance in config.instances:  # the summary lists every selected instance, even idle ones
             if instance.enabled and (self.names is None or instance.name in self.names):
                 self._open(instance)
@@ -290,24 +288,24 @@ class Resync:
         return list(groups.values())
 
     def run(self, chunks):
-        done = 0
+        """
+        Send ``chunks`` of course runs; return ``{instance name: InstanceReport}``.
+
+        Interrupted (SIGINT, SIGTERM, any exception), it sends nothing more: queued batches are
+        dropped, those on the wire end within their attempt bound and are recorded, and every row
+        still held is released, so the next run or the sweep takes it at once. ``self.reports``
+        then holds the counts so far.
+        """
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="richie-sync")
+        in_flight = {}
         try:
-            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="richie-sync") as pool:
-                in_flight = {}
-                for runs in chunks:
-                    for instance, instance_runs in self._route(runs):
-                        for items in self._batches(instance, instance_runs):
-                            sender = self.senders[instance.name]
-                            if sender.aborted:
-                                self._record(instance.name, sender.send(items)[0])
-                                continue
-                            in_flight[pool.submit(sender.send, items)] = instance.name
-                            while len(in_flight) >= 4 * self.concurrency:
-                                self._collect(in_flight, FIRST_COMPLETED)
-                    done += len(runs)
-                    self.on_progress(done)
-                while in_flight:
-                    self._collect(in_flight, FIRST_COMPLETED)
+            try:
+                self._send_all(chunks, pool, in_flight)
+            finally:
+                for future in in_flight:  # only those not started yet can be cancelled
+                    future.cancel()
+                pool.shutdown(wait=True)
+                self._collect({future: name for future, name in in_flight.items() if not future.cancelled()}, ALL_COMPLETED)
         finally:
             for name in self.unrecorded:
                 self._flush(name)
@@ -316,13 +314,41 @@ class Resync:
                     CourseRunSyncState.objects.release(token, name, course_ids)
         return self.reports
 
+    def _send_all(self, chunks, pool, in_flight):
+        done = 0
+        for runs in chunks:
+            for instance, instance_runs in self._route(runs):
+                for items in self._batches(instance, instance_runs):
+                    sender = self.senders[instance.name]
+                    if sender.aborted:
+                        self._record(instance.name, sender.send(items)[0])
+                        continue
+                    in_flight[pool.submit(sender.send, items)] = instance.name
+                    while len(in_flight) >= 4 * self.concurrency:
+                        self._collect(in_flight, FIRST_COMPLETED)
+            done += len(runs)
+            self.on_progress(done)
+            self._renew_leases()
+        while in_flight:
+            self._collect(in_flight, FIRST_COMPLETED)
+
+    def _renew_leases(self):
+        """Extend the lease of every row still held, at most once per LEASE_RENEW_SECONDS (one statement)."""
+        if time.monotonic() - self.renewed_at < LEASE_RENEW_SECONDS:
+            return
+        tokens = [token for (_, token), course_ids in self.leased.items() if course_ids]
+        if tokens:
+            CourseRunSyncState.objects.renew(tokens, RESYNC_LEASE_SECONDS)
+        self.renewed_at = time.monotonic()
+
     def _batches(self, instance, runs):
         """
         Prepared, leased items of ``runs`` that must go to ``instance``, cut into batches.
 
-        The sync state is read after the course data: a course whose row is pending or leased
-        is being delivered by the publish path, which will send data at least as fresh, so it is
-        left to it; so is a row whose generation moves before we lease it.
+        The sync state is read after the course data: a course whose row is leased is being
+        delivered (publish path or another resync) with data at least as fresh, so it is left to
+        it; so is a row whose generation moves before we lease it. A pending row nobody holds is
+        sent here: its queued task, if any, then finds it synced and stands down.
         """
         report = self.reports[instance.name]
         states = CourseRunSyncState.objects.states_by_course(instance.name, [run.course_id for run, _ in runs])
@@ -356,9 +382,8 @@ class Resync:
     def _lease(self, name, candidates, states):
         """Lease the rows of ``candidates`` (creating missing ones); return those we hold, with the token."""
         missing = [(c.course_id, c.org) for c in candidates if c.course_id not in states]
-        seconds = resync_lease_seconds(self.senders[name].instance, self.batch_size)
         token, leased = CourseRunSyncState.objects.lease_rows(
-            name, {c.course_id: c.generation for c in candidates}, seconds, create=missing
+            name, {c.course_id: c.generation for c in candidates}, RESYNC_LEASE_SECONDS, create=missing
         )
         self.leased.setdefault((name, token), set()).update(leased)
         self.reports[name].busy += len(candidates) - len(leased)
@@ -368,7 +393,11 @@ class Resync:
         return held
 
     def _collect(self, in_flight, how):
-        finished, _ = wait(list(in_flight), return_when=how)
+        """Record the batches that have finished (waiting as ``how`` says), renewing leases meanwhile."""
+        finished = ()
+        while in_flight and not finished:
+            finished, _ = wait(list(in_flight), timeout=LEASE_RENEW_SECONDS / 2, return_when=how)
+            self._renew_leases()
         for future in finished:
             name = in_flight.pop(future)
             results, requests, fatal = future.result()

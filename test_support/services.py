@@ -38,6 +38,27 @@ def _wait_for_port(port, timeout, process):
     raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
 
 
+def platform_environment(richie_sync, database, **extra):
+    """
+    The environment of another process of the stand-in CMS (a worker, a management command):
+    the same RICHIE_SYNC and the same database as the test process.
+    """
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "test_support.settings",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            "RICHIE_SYNC_DB": str(database),
+            "RICHIE_SYNC_SETTINGS_JSON": json.dumps(richie_sync),
+            "RICHIE_SYNC_LOG_LEVEL": "INFO",
+            **extra,
+        }
+    )
+    if env.get("RICHIE_SYNC_MYSQL"):  # same server, the test database the test process uses
+        env["RICHIE_SYNC_MYSQL"] = ":".join(env["RICHIE_SYNC_MYSQL"].split(":")[:4] + [str(database)])
+    return env
+
+
 class RedisServer:
     """``redis-server`` on a free loopback port, without persistence. Can be stopped and restarted."""
 
@@ -85,19 +106,7 @@ class CeleryWorker:
         self._log = tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log", delete=False)  # pylint: disable=consider-using-with
 
     def environment(self):
-        env = dict(os.environ)
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "test_support.settings",
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-                "RICHIE_SYNC_BROKER_URL": self.broker_url,
-                "RICHIE_SYNC_DB": str(self.database),
-                "RICHIE_SYNC_SETTINGS_JSON": json.dumps(self.richie_sync),
-                "RICHIE_SYNC_LOG_LEVEL": "INFO",
-            }
-        )
-        if env.get("RICHIE_SYNC_MYSQL"):  # same server, the test database the test process uses
-            env["RICHIE_SYNC_MYSQL"] = ":".join(env["RICHIE_SYNC_MYSQL"].split(":")[:4] + [str(self.database)])
+        env = platform_environment(self.richie_sync, self.database, RICHIE_SYNC_BROKER_URL=self.broker_url)
         env.update(self.extra_env)
         return env
 

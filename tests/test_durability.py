@@ -223,11 +223,21 @@ def test_enrollment_events_of_ccx_courses_are_ignored(richie_sync, published_tas
 def test_resync_leaves_rows_being_delivered_to_the_publish_path(richie_sync, receiver, course):  # pylint: disable=unused-argument
     make_course("course-v1:DemoX+Other+2026")
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())  # a publish is on its way
+    assert CourseRunSyncState.objects.lease(state(), 30)  # and its delivery is under way
     out = StringIO()
     call_command("sync_courses_to_richie", stdout=out)
     assert [item["resource_link"] for item in receiver.applied] == [LINK.replace("Demo101", "Other")]
-    assert "sent 1, unchanged 0, failed 0" in out.getvalue()
+    assert "sent 1, unchanged 0, failed 0, held by a delivery under way or another run 1" in out.getvalue()
     assert state().status == SyncStatus.PENDING
+
+
+def test_resync_sends_a_pending_row_nobody_holds_and_its_task_then_stands_down(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    """Pending rows left by a killed run (or a publish whose task is still queued) are not 'under way'."""
+    generation = CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())["catalog"]
+    out = StringIO()
+    call_command("sync_courses_to_richie", stdout=out)
+    assert "sent 1, unchanged 0, failed 0 (" in out.getvalue() and state().status == SyncStatus.SYNCED
+    assert deliver(COURSE, "catalog", generation).result == "unchanged" and len(receiver.requests) == 1
 
 
 def test_resync_skips_a_row_whose_generation_moved_before_its_lease(richie_sync, course):  # pylint: disable=unused-argument

@@ -53,7 +53,9 @@ def integration_settings(richie, partner):
     }
 
 
-@pytest.fixture(scope="session")
+# Package scope: the worker (and its beat, sweeping every second) stops when the integration
+# tests end, so it cannot deliver rows that later tests create in the shared database.
+@pytest.fixture(scope="package")
 def worker(django_db_setup, django_db_blocker, redis_server, integration_settings):  # pylint: disable=unused-argument
     process = CeleryWorker(
         redis_server.url, integration_settings, django_settings.DATABASES["default"]["NAME"],

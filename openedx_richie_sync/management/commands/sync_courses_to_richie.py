@@ -6,8 +6,11 @@ Exit status: 0 all went well, 1 something failed, 2 usage or configuration error
 """
 
 import operator
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from functools import reduce
 
 from django.core import checks
@@ -27,6 +30,27 @@ MAX_LISTED_FAILURES = 50
 DEFAULT_BATCH_SIZE = 100
 MAX_BATCH_SIZE = 1000  # a larger list only makes Richie's answer slower and a failure costlier
 MAX_CONCURRENCY = 32  # threads and pooled connections of one command run
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt for SIGINT so that every ``finally`` runs (leases released)."""
+
+
+@contextmanager
+def terminated_as_exception():
+    """Turn SIGTERM into ``Terminated`` while the command runs (only the main thread can handle signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum, frame):  # pylint: disable=unused-argument
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Progress:
@@ -82,11 +106,32 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         config_errors = self._configuration_errors()
-        status = self._run(config_errors, options)
+        self.resync, self.outcomes, self.started = None, {}, time.monotonic()
+        try:
+            with terminated_as_exception():
+                status = self._run(config_errors, options)
+        except (KeyboardInterrupt, Terminated) as interruption:
+            sys.exit(self._interrupted(interruption))
         if config_errors:  # shown in the exit status even when the healthy instances went well
             status = max(status or 0, 2)
         if status is not None:
             sys.exit(status)
+
+    def _interrupted(self, interruption):
+        """SIGINT or SIGTERM (cron or Kubernetes timeout): what the run held is released; say what it did."""
+        name, status = ("SIGTERM", 143) if isinstance(interruption, Terminated) else ("SIGINT", 130)
+        self.stderr.write(
+            f"Interrupted by {name}: nothing more is sent; the course runs this run held are released, so the "
+            "next run (or the sweep) takes them at once. Done so far:"
+        )
+        if self.resync is not None:
+            self._summary(self.resync.reports, None, time.monotonic() - self.started)
+        if self.outcomes:
+            self.stdout.write(f"Pending deliveries: {self._outcome_counts()}.")
+        return status
+
+    def _outcome_counts(self):
+        return ", ".join(f"{count} {outcome}" for outcome, count in sorted(self.outcomes.items())) or "nothing was pending"
 
     def _configuration_errors(self):
         """Print the Error-level configuration problems; the run goes on with the healthy instances."""
@@ -137,7 +182,7 @@ class Command(BaseCommand):
             return None
         total = count_course_runs(course_keys, options["orgs"])
         progress = Progress(self.stderr, total, self.stderr.isatty() and not options["no_progress"] and not options["dry_run"])
-        resync = Resync(
+        resync = self.resync = Resync(
             config, [instance.name for instance in instances] if options["instances"] else None, force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
             batch_size=options["batch_size"], concurrency=options["concurrency"], on_progress=progress,
             emit=self.stdout.write, router=router,
@@ -256,15 +301,14 @@ class Command(BaseCommand):
         if orgs:
             rows = rows.filter(reduce(operator.or_, (Q(org__iexact=org) for org in orgs)))  # as --org selects courses
         rows = rows.values_list("course_id", "instance", "generation")
-        outcomes = {}
+        outcomes = self.outcomes
         for course_id, name, generation in list(rows):
             outcome = deliver(course_id, name, generation).result
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             if outcome in ("failed", "retrying"):
                 error = CourseRunSyncState.objects.get(course_id=course_id, instance=name).last_error
                 self.stdout.write(f"  FAILED {course_id} → {name}: {error}")
-        summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing was pending"
-        self.stdout.write(f"Pending deliveries: {summary}.")
+        self.stdout.write(f"Pending deliveries: {self._outcome_counts()}.")
         return 1 if {"failed", "retrying"} & set(outcomes) else 0
 
     def _check(self, instances):
@@ -303,11 +347,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Queued {queued} Celery task(s); follow them in the worker logs or with --failed afterwards.")
 
     def _summary(self, reports, total, elapsed):
+        """Per instance: sent, unchanged, failed, held elsewhere; ``total`` None for a run cut short."""
         any_failed = False
-        rate = total / elapsed if elapsed > 0 else 0
-        self.stdout.write(f"{total} course run(s) in {elapsed:.2f}s ({rate:.0f}/s)")
+        if total is not None:
+            rate = total / elapsed if elapsed > 0 else 0
+            self.stdout.write(f"{total} course run(s) in {elapsed:.2f}s ({rate:.0f}/s)")
         for report in reports.values():
-            busy = f", left to deliveries under way {report.busy}" if report.busy else ""
+            busy = f", held by a delivery under way or another run {report.busy}" if report.busy else ""
             self.stdout.write(
                 f"  {report.name}: sent {report.sent}, unchanged {report.unchanged}, failed {report.failed}{busy} "
                 f"({report.requests} HTTP requests)"
