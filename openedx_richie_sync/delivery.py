@@ -185,7 +185,11 @@ def field_errors_hint(errors, url):
             "align Richie's COURSE_REGEX with this instance's RESOURCE_LINK_TEMPLATE."
         )
     if "languages" in text:
-        return "Map the course language to a code Richie accepts with RICHIE_SYNC['LANGUAGE_MAPPING']."
+        return (
+            "This plugin only sends codes of Django 4.2's language list (what Richie 3.5 accepts; a PAYLOAD_HOOK "
+            "that sets other codes is refused before sending): this Richie accepts fewer. Map the course language "
+            "to a code it accepts with RICHIE_SYNC['LANGUAGE_MAPPING']."
+        )
     return f"Fix the fields Richie rejected (see Richie's answer), then resync; endpoint {url}."
 
 

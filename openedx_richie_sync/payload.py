@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from django.utils.module_loading import import_string
 
-from .languages import richie_languages
+from .languages import RICHIE_LANGUAGE_CODES, richie_languages
 
 # Open edX's CourseOverview.catalog_visibility → Richie's own values.
 CATALOG_VISIBILITY = {
@@ -208,5 +208,13 @@ def apply_hook(payload, run, instance, config):
         raise PayloadError(
             f"Course {run.course_id}: PAYLOAD_HOOK {config.payload_hook} removed or changed resource_link, "
             "or emptied languages (an empty list corrupts the run in Richie). Leave those keys alone."
+        )
+    languages = amended["languages"]
+    rejected = [code for code in languages if not isinstance(code, str) or code not in RICHIE_LANGUAGE_CODES] if (
+        isinstance(languages, list)) else [languages]
+    if rejected:
+        raise PayloadError(
+            f"Course {run.course_id}: PAYLOAD_HOOK {config.payload_hook} set languages {rejected!r}, which Richie "
+            "rejects (it takes a list of lower-case Django language codes such as 'en', 'pt-br', 'zh-hans'). Fix the hook."
         )
     return amended

@@ -202,3 +202,15 @@ def test_in_a_resync_a_raising_hook_fails_its_course_only(richie_sync, receiver)
         call_command("sync_courses_to_richie", stdout=out)
     assert "sent 1" in out.getvalue() and "failed 1" in out.getvalue() and "pricing service down" in out.getvalue()
     assert list(receiver.runs) == ["https://lms.example.com/courses/course-v1:DemoX+Fine+2026/info"]
+
+
+def bad_languages_hook(payload, *, course_run, instance_name):  # pylint: disable=unused-argument
+    return {**payload, "languages": ["en-us"]}
+
+
+def test_languages_a_hook_sets_wrong_are_blamed_on_the_hook_not_sent(richie_sync, receiver, course):
+    richie_sync["PAYLOAD_HOOK"] = "tests.test_tasks.bad_languages_hook"
+    assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
+    error = CourseRunSyncState.objects.get().last_error
+    assert "PAYLOAD_HOOK tests.test_tasks.bad_languages_hook set languages ['en-us']" in error
+    assert "LANGUAGE_MAPPING" not in error and receiver.requests == []
