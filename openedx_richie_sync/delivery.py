@@ -19,6 +19,7 @@ without ever raising, and every retry delay is capped.
 
 import json
 import math
+import os
 import random
 import socket
 import threading
@@ -540,6 +541,12 @@ class RichieClient:
                 PERMANENT, None, f"TLS handshake failed ({truncate(_without_url(error, instance), 200)})",
                 f"{instance.safe_url} is https but that port serves plain HTTP: fix the port in URL "
                 "(https is usually served on 443), or the scheme if Richie really serves plain HTTP there.",
+            )
+        if isinstance(instance.verify_tls, str) and not os.path.isfile(instance.verify_tls):
+            return Delivery(  # requests raises a bare OSError for it, before any connection
+                PERMANENT, None, f"VERIFY_TLS names {instance.verify_tls!r}, which is not a file on this server",
+                f"Install that CA bundle where the workers run (image or volume), or correct VERIFY_TLS of instance "
+                f"{instance.name!r}; `./manage.py cms check` reports it as richie_sync.E017.",
             )
         if isinstance(error, requests.exceptions.SSLError):
             return Delivery(

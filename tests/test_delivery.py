@@ -260,3 +260,12 @@ def test_413_hints_depend_on_what_was_sent():
     assert "--batch-size" in classify(413, {}, b"<html>413</html>", sent=(LINK, LINK + "/")).hint
     single = classify(413, {}, b"<html>413</html>", sent=None)
     assert single.outcome == PERMANENT and "too large for the server's body size limit" in single.hint
+
+
+def test_a_missing_ca_bundle_is_a_permanent_failure_that_names_it():
+    instance = Instance(
+        name="private-ca", url="https://127.0.0.1:1/api/v1.0/course-runs-sync", secret="s", verify_tls="/nonexistent/ca.pem"
+    )
+    delivery = RichieClient(instance).post_body(b"[]", sent=())
+    assert delivery.outcome == PERMANENT and "'/nonexistent/ca.pem', which is not a file" in delivery.detail
+    assert "richie_sync.E017" in delivery.hint

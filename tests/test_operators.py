@@ -122,6 +122,20 @@ def test_legacy_settings_are_read_when_richie_sync_is_absent(settings, receiver)
     assert run["languages"] == ["es-mx"]
 
 
+@pytest.mark.parametrize("value, sends_prices", [("false", False), ("False", False), ("0", False), ("", False), ("no", False),
+                                                  ("true", True), ("1", True), (True, True), (False, False), (0, False)])
+def test_legacy_payment_flag_is_read_with_the_earlier_plugins_meaning(settings, receiver, value, sends_prices):
+    """YAML and site configurations often hold "false" as a string: it must not turn prices on."""
+    del settings.RICHIE_SYNC
+    settings.RICHIE_OPENEDX_SYNC_COURSE_HOOKS = [{**LEGACY_HOOK, "url": receiver.url}]
+    settings.RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS = value
+    assert get_config().instances[0].send_prices is sends_prices
+    del settings.RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    site_configuration("OrgL", RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS=value)
+    assert Router().for_org("OrgL").instances[0].send_prices is sends_prices
+
+
 def test_legacy_hook_names_are_unique_and_stable():
     raw = from_legacy([{"url": "https://a.example.com/x", "secret": "s"}, {"url": "https://a.example.com/y", "secret": "t"}])
     assert [item["NAME"] for item in raw["INSTANCES"]] == ["a.example.com", "a.example.com-2"]
