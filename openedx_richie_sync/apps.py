@@ -7,6 +7,7 @@ COURSE_PUBLISHED = "xmodule.modulestore.django.COURSE_PUBLISHED"
 COURSE_DELETED = "xmodule.modulestore.django.COURSE_DELETED"
 COURSE_ENROLLMENT_CHANGED = "openedx_events.learning.signals.COURSE_ENROLLMENT_CHANGED"
 COURSE_MODE = "common.djangoapps.course_modes.models.CourseMode"
+SITE_CONFIGURATION = "openedx.core.djangoapps.site_configuration.models.SiteConfiguration"
 
 
 def _receiver(function, signal_path, sender_path=None):
@@ -20,12 +21,14 @@ def _receiver(function, signal_path, sender_path=None):
     return receiver
 
 
-# Enrollments and course modes change in either service (LMS views and admin, ecommerce, CMS
+# Enrollments, course modes and site configurations change in either service (LMS views and admin, ecommerce, CMS
 # management commands and tasks); courses are published in the CMS only.
 BOTH_SERVICES = [
     _receiver("enrollment_changed", COURSE_ENROLLMENT_CHANGED),
     _receiver("course_mode_changed", "django.db.models.signals.post_save", COURSE_MODE),
     _receiver("course_mode_changed", "django.db.models.signals.post_delete", COURSE_MODE),
+    _receiver("site_configuration_changed", "django.db.models.signals.post_save", SITE_CONFIGURATION),
+    _receiver("site_configuration_changed", "django.db.models.signals.post_delete", SITE_CONFIGURATION),
 ]
 RECEIVERS = {
     "lms.djangoapp": BOTH_SERVICES,

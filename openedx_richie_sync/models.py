@@ -47,6 +47,55 @@ def _lease_free(now):
     return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 
 
+class Requested(dict):
+    """``{instance: generation}`` of a request, with ``due_at[instance]``: when each delivery is due."""
+
+    def __init__(self, generations=(), due_at=None):
+        super().__init__(generations)
+        self.due_at = due_at or {}
+
+
+_REQUEST_COLUMNS = (
+    "course_id", "org", "instance", "status", "generation", "requested_at", "due_at", "lease_token",
+    "payload_hash", "attempts", "retryable", "last_error", "created", "modified",
+)
+
+
+def _upsert_sql(table, count):
+    """
+    The request upsert: insert the rows, or make existing ones pending at the next generation.
+
+    Parameters after the rows' values: now, then the trailing due time twice. MySQL evaluates
+    ``ON DUPLICATE KEY UPDATE`` assignments left to right with the values already assigned, so
+    every column that reads ``status`` comes before it; other databases read the old row.
+    """
+    quote = connection.ops.quote_name
+    table = quote(table)
+    placeholders = "(" + ", ".join(["%s"] * len(_REQUEST_COLUMNS)) + ")"
+    insert = (
+        f"INSERT INTO {table} ({', '.join(map(quote, _REQUEST_COLUMNS))}) "
+        f"VALUES {', '.join([placeholders] * count)}"
+    )
+    if connection.vendor == "mysql":
+        old, new = "", "VALUES({})"
+        update = " ON DUPLICATE KEY UPDATE "
+    else:
+        old, new = f"{table}.", "excluded.{}"
+        update = f" ON CONFLICT ({quote('course_id')}, {quote('instance')}) DO UPDATE SET "
+    pending = f"{old}{quote('status')} = '{SyncStatus.PENDING.value}'"
+    assignments = [
+        f"{quote('requested_at')} = CASE WHEN {pending} THEN {old}{quote('requested_at')} "
+        f"ELSE {new.format(quote('requested_at'))} END",
+        f"{quote('due_at')} = CASE WHEN NOT ({pending}) THEN {new.format(quote('due_at'))} "
+        f"WHEN {old}{quote('due_at')} > %s AND {old}{quote('due_at')} < %s THEN {old}{quote('due_at')} ELSE %s END",
+        f"{quote('generation')} = {old}{quote('generation')} + 1",
+        f"{quote('retryable')} = {new.format(quote('retryable'))}",
+        f"{quote('modified')} = {new.format(quote('modified'))}",
+        f"{quote('status')} = {new.format(quote('status'))}",
+    ]
+    return insert + update + ", ".join(assignments)
+
+
 class CourseRunSyncStateQuerySet(models.QuerySet):
     """Every write to the sync state goes through these methods."""
 
@@ -58,41 +107,49 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         )
         return {course_id: KnownState(*known) for course_id, *known in rows}
 
-    def request(self, course_id, org, instance_names, due_at, only_if_idle=False):
+    def request(self, course_id, org, instance_names, due_at, trailing_due_at=None):
         """
-        Record that ``course_id`` must be delivered to these instances; return ``{instance: generation}``.
+        Record that ``course_id`` must be delivered to these instances; return ``Requested``.
 
         Call it inside the transaction that changes the course, so that the intent is durable
-        exactly when the change is. ``only_if_idle`` leaves rows that are pending with no
-        delivery under way alone (and leaves them out of the result): their delivery has not read
-        the course yet, so it will carry the change. Enrollment updates use it to throttle.
+        exactly when the change is. One upsert for every instance, then one read of the
+        generations: no savepoint, no read before write. A row that is not pending becomes due at
+        ``due_at`` (a publish passes now: the first change of a burst goes out at once). A row
+        already pending becomes due at ``trailing_due_at`` (default ``due_at``), or keeps an earlier
+        due time still ahead: the changes that follow within the coalescing window go out
+        together, in one trailing delivery with the latest data.
         """
+        names = list(dict.fromkeys(instance_names))
+        if not names:
+            return Requested()
+        ops = connection.ops
         now = timezone.now()
-        requested = {}
+        trailing_due_at = due_at if trailing_due_at is None else trailing_due_at
+        values = [ops.adapt_datetimefield_value(value) for value in (now, due_at)]
+        rows = [[course_id, org, name, SyncStatus.PENDING.value, 1, *values, "", "", 0, False, "", values[0], values[0]]
+                for name in names]
+        params = [ops.adapt_datetimefield_value(value) for value in (now, trailing_due_at, trailing_due_at)]
+        with connection.cursor() as cursor:
+            cursor.execute(_upsert_sql(self.model._meta.db_table, len(rows)), [*sum(rows, []), *params])
+        found = self.filter(course_id=course_id, instance__in=names).values_list("instance", "generation", "due_at")
+        return Requested({name: generation for name, generation, _ in found}, {name: due for name, _, due in found})
+
+    def needing_update(self, course_id, instance_names, now):
+        """
+        ``[(instance, last success)]`` of the rows a new change must be requested for: all but
+        those pending with no delivery under way, whose delivery will read the change anyway.
+        """
+        rows = {
+            name: (status, lease_until, last_success)
+            for name, status, lease_until, last_success in self.filter(course_id=course_id, instance__in=instance_names)
+            .values_list("instance", "status", "lease_until", "last_success_at")
+        }
+        needed = []
         for name in instance_names:
-            with transaction.atomic():  # a savepoint: a concurrent insert must not break the caller's transaction
-                state, created = self.get_or_create(
-                    course_id=course_id,
-                    instance=name,
-                    defaults={"org": org, "status": SyncStatus.PENDING, "generation": 1, "due_at": due_at, "requested_at": now},
-                )
-            if not created:
-                rows = self.filter(pk=state.pk)
-                if only_if_idle:
-                    rows = rows.exclude(Q(status=SyncStatus.PENDING) & _lease_free(now))
-                updated = rows.update(
-                    # First: MySQL evaluates assignments left to right, with the values already set.
-                    requested_at=Case(When(status=SyncStatus.PENDING, then=F("requested_at")), default=Value(now)),
-                    status=SyncStatus.PENDING,
-                    generation=F("generation") + 1,
-                    due_at=due_at,
-                    retryable=False,
-                    modified=now,
-                )
-                if not updated:
-                    continue
-            requested[name] = self.filter(pk=state.pk).values_list("generation", flat=True).get()
-        return requested
+            status, lease_until, last_success = rows.get(name, (None, None, None))
+            if status != SyncStatus.PENDING or (lease_until is not None and lease_until >= now):
+                needed.append((name, last_success))
+        return needed
 
     def lease(self, state, seconds):
         """Take the lease of one row if it is free and still at ``state.generation``; return a token or None."""

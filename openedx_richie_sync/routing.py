@@ -2,17 +2,29 @@
 Which Richie instances serve a course, and with which LMS URL: settings plus each
 organisation's site configuration (multi-site platforms).
 
-A ``Router`` caches each organisation's policy for its own lifetime: create one per task,
-command or request, so that site-configuration changes apply to the next one.
+Routes are cached per process for ``ROUTE_CACHE_SECONDS``: a publish must not read and parse
+site configurations each time. A site-configuration save or deletion clears the cache of the
+process that makes it at once (``signals.site_configuration_changed``); other processes (the
+other service, workers) follow within ``ROUTE_CACHE_SECONDS``. A changed ``RICHIE_SYNC`` is a new
+configuration object, hence new cache entries.
 """
 
 import logging
+import time
 from dataclasses import dataclass, replace
 
 from .configuration import get_config, parse_org_policy
 from .platform_api import lms_root_url, org_site_values
 
 log = logging.getLogger(__name__)
+
+ROUTE_CACHE_SECONDS = 30.0
+_routes = {}  # (id of the configuration, LMS root URL, org) -> (configuration, expiry, Route)
+
+
+def clear_route_cache():
+    """Forget every cached route (a site configuration changed)."""
+    _routes.clear()
 
 
 @dataclass(frozen=True)
@@ -33,14 +45,15 @@ class Router:
     def __init__(self, config=None):
         self.config = config or get_config()
         self.root_url = lms_root_url()
-        self._routes = {}
 
     def for_org(self, org):
         """The route of ``org``; cached by exact code, as site configurations match organisations case-sensitively."""
-        key = org or ""
-        if key not in self._routes:
-            self._routes[key] = self._route(org)
-        return self._routes[key]
+        key = (id(self.config), self.root_url, org or "")
+        cached = _routes.get(key)
+        now = time.monotonic()
+        if cached is None or cached[0] is not self.config or cached[1] < now:
+            cached = _routes[key] = (self.config, now + ROUTE_CACHE_SECONDS, self._route(org))
+        return cached[2]
 
     def instance(self, name, org):
         """The instance ``name`` if it serves ``org``, else None."""

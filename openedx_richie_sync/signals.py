@@ -8,6 +8,8 @@ the broker is down the rows stay pending and the sweep queues them later: nothin
 """
 
 import logging
+import threading
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -17,13 +19,27 @@ from django.utils import timezone
 from .configuration import get_config
 from .models import CourseRunSyncState
 from .platform_api import course_run_key
-from .routing import Router
+from .routing import Router, clear_route_cache
 
 log = logging.getLogger(__name__)
 
 # Enqueueing happens in Studio's request: ask the broker once, briefly, never the client's
 # default reconnection loop (several seconds per call when the broker is down: docs/architecture.md).
 BROKER_FAILFAST = {"connect_timeout": 2, "transport_options": {"max_retries": 0}}
+# After a failure, no message is sent for this long: a broker outage costs one refused
+# connection per process and window, not one per publish.
+BROKER_PAUSE_SECONDS = 5.0
+_broker = threading.local()  # kombu connections are not thread-safe: one kept-alive (url, connection) per thread
+_broker_down_until = [0.0]
+
+
+def reset_broker_connection():
+    """Forget this thread's connection and any pause (tests; a process that changed its broker)."""
+    kept = getattr(_broker, "kept", None)
+    _broker.kept = None
+    _broker_down_until[0] = 0.0
+    if kept is not None:
+        _release_quietly(kept[1])
 
 
 def course_published(sender, course_key, **kwargs):  # pylint: disable=unused-argument
@@ -46,6 +62,11 @@ def course_mode_changed(sender, instance, **kwargs):  # pylint: disable=unused-a
     _request_and_enqueue(getattr(instance, "course_id", None), prices_only=True)
 
 
+def site_configuration_changed(sender, **kwargs):  # pylint: disable=unused-argument
+    """A site configuration was saved or deleted: routes read from it are read again."""
+    clear_route_cache()
+
+
 def enrollment_changed(sender, enrollment=None, **kwargs):  # pylint: disable=unused-argument
     """
     An enrollment was created, activated, deactivated or changed mode: refresh ``enrollment_count``.
@@ -66,20 +87,21 @@ def enrollment_changed(sender, enrollment=None, **kwargs):  # pylint: disable=un
 
 
 def _request_count_update(key):
+    """
+    One read decides: a row pending with no delivery under way already carries this change
+    (the common case on a busy course: nothing else is done); the others are requested.
+    """
     try:
         config, names = _routed(key)
+        if not names:
+            return
         now = timezone.now()
-        last_success = dict(
-            CourseRunSyncState.objects.filter(course_id=str(key), instance__in=names).values_list("instance", "last_success_at")
-        )
-        for name in names:
+        course_id = str(key)
+        for name, last_success in CourseRunSyncState.objects.needing_update(course_id, names, now):
             due = now + timedelta(seconds=config.coalesce_seconds)
-            if last_success.get(name):
-                due = max(due, last_success[name] + timedelta(seconds=config.enrollment_count_interval))
-            generations = CourseRunSyncState.objects.request(str(key), key.org, [name], due, only_if_idle=True)
-            if generations:
-                countdown = (due - now).total_seconds()
-                transaction.on_commit(partial(enqueue, str(key), generations, countdown))
+            if last_success:
+                due = max(due, last_success + timedelta(seconds=config.enrollment_count_interval))
+            enqueue(course_id, CourseRunSyncState.objects.request(course_id, key.org, [name], due))
     except Exception:  # pylint: disable=broad-except
         log.exception("Could not record the Richie enrollment-count update of course %s.", key)
 
@@ -100,44 +122,80 @@ def _request_and_enqueue(course_key, prices_only=False):
         config, names = _routed(key, prices_only)
         if not names:
             return
-        due = timezone.now() + timedelta(seconds=config.coalesce_seconds)
-        generations = CourseRunSyncState.objects.request(str(key), key.org, names, due)
+        now = timezone.now()
+        generations = CourseRunSyncState.objects.request(
+            str(key), key.org, names, now, trailing_due_at=now + timedelta(seconds=config.coalesce_seconds)
+        )
     except Exception:  # pylint: disable=broad-except
         log.exception(
             "Could not record the Richie sync of course %s; the change itself is saved. "
             "Run `./manage.py cms sync_courses_to_richie %s` to deliver it.", key, key,
         )
         return
-    transaction.on_commit(partial(enqueue, str(key), generations, config.coalesce_seconds))
+    transaction.on_commit(partial(enqueue, str(key), generations))
 
 
-def enqueue(course_id, generations, countdown=0, force=False):
+def enqueue(course_id, generations, force=False):
     """
     Queue one delivery task per ``{instance: generation}``; return the instances that could not be queued.
 
-    ``force`` sends even a payload Richie already accepted (the admin's "force resync").
+    Each task waits until its row is due (``generations.due_at``, from ``request``; now when
+    absent). ``force`` sends even a payload Richie already accepted (the admin's "force resync").
 
-    One short-lived broker connection without reconnection retries: a broker outage costs the
-    request one refused connection. The rows stay pending, so the sweep will queue them.
+    The rows are pending already: a message that cannot be sent is only late, since the sweep
+    queues it (see ``_send`` for what a broker outage costs the caller).
     """
     from .tasks import sync_course_run  # pylint: disable=import-outside-toplevel
 
     config = get_config()
-    options = {"retry": False, "countdown": max(countdown, 0)}
+    options = {"retry": False}
     if config.celery_queue:
         options["queue"] = config.celery_queue
+    now = timezone.now()
+    due_at = getattr(generations, "due_at", {})
     failed = []
-    with sync_course_run.app.connection_for_write(**BROKER_FAILFAST) as connection:
-        for name, generation in generations.items():
-            try:
-                args = (course_id, name, generation, True) if force else (course_id, name, generation)
-                sync_course_run.apply_async(args=args, connection=connection, **options)
-            except Exception as error:  # pylint: disable=broad-except
-                failed.append(name)
+    for name, generation in generations.items():
+        countdown = max((due_at[name] - now).total_seconds(), 0) if due_at.get(name) else 0
+        args = (course_id, name, generation, True) if force else (course_id, name, generation)
+        if not _send(sync_course_run, args, countdown, options, course_id, name):
+            failed.append(name)
+    return failed
+
+
+def _send(task, args, countdown, options, course_id, name):
+    """
+    Publish one task message on this thread's kept-alive connection; False when it could not be sent.
+
+    A connection found dead (the broker restarted) is replaced once at once; when that fails
+    too, sending pauses for ``BROKER_PAUSE_SECONDS`` in this process and the error is logged.
+    """
+    if time.monotonic() < _broker_down_until[0]:
+        return False
+    url = task.app.conf.broker_url
+    for attempt in (1, 2):
+        kept = getattr(_broker, "kept", None)
+        if kept is None or kept[0] != url:
+            _broker.kept = kept = (url, task.app.connection_for_write(**BROKER_FAILFAST))
+        try:
+            task.apply_async(args=args, connection=kept[1], countdown=countdown, **options)
+            return True
+        except Exception as error:  # pylint: disable=broad-except
+            _broker.kept = None
+            _release_quietly(kept[1])
+            if attempt == 2:
+                _broker_down_until[0] = time.monotonic() + BROKER_PAUSE_SECONDS
                 log.error(
                     "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
                     "unreachable (%s: %s). The change is saved and the delivery is recorded as pending: "
-                    "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`.",
-                    course_id, name, type(error).__name__, error,
+                    "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`. "
+                    "This process sends no task for %d s.",
+                    course_id, name, type(error).__name__, error, BROKER_PAUSE_SECONDS,
                 )
-    return failed
+    return False
+
+
+def _release_quietly(connection):
+    try:
+        connection.release()
+    except Exception:  # pylint: disable=broad-except
+        log.debug("Releasing a broken broker connection failed.", exc_info=True)

@@ -45,8 +45,13 @@ def fresh_request_cache_and_modulestore():
     from edx_django_utils.cache import RequestCache  # pylint: disable=import-outside-toplevel
     from xmodule.modulestore.django import clear_existing_modulestores  # pylint: disable=import-outside-toplevel
 
+    from openedx_richie_sync.routing import clear_route_cache  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync.signals import reset_broker_connection  # pylint: disable=import-outside-toplevel
+
     RequestCache.clear_all_namespaces()
     clear_existing_modulestores()
+    clear_route_cache()  # site configurations of earlier tests were rolled back without a signal
+    reset_broker_connection()
     yield
     RequestCache.clear_all_namespaces()
     clear_existing_modulestores()

@@ -14,7 +14,7 @@ from openedx_richie_sync.checks import check_earlier_plugin, check_richie_sync_c
 from openedx_richie_sync.configuration import from_legacy, get_config, parse
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from openedx_richie_sync.payload import price_fields
-from openedx_richie_sync.routing import Router
+from openedx_richie_sync.routing import Router, clear_route_cache
 from openedx_richie_sync.tasks import sweep, sync_course_run
 
 from .conftest import SECRET, instance_settings, make_course
@@ -407,6 +407,7 @@ def test_two_site_configurations_claiming_one_organisation_never_mix(settings, r
     )
     seen = set()
     for _ in range(30):
+        clear_route_cache()  # read the site configurations again each time
         route = Router().for_org("OrgX")
         seen.add((route.lms_root_url, route.instances[0].send_prices))
     assert seen <= {("https://one.example.com", True), ("https://two.example.com", False)}

@@ -71,7 +71,11 @@ def test_publish_enqueues_after_commit_one_task_per_instance(settings, published
         ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "catalog", 1]),
         ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "partner", 1]),
     ]
-    assert all(task["headers"]["eta"] for task in published_tasks)  # the coalescing window
+    assert not any(task["headers"]["eta"] for task in published_tasks)  # the first change goes out at once
+    with django_capture_on_commit_callbacks(execute=True):
+        studio.publish(key)  # while that delivery is pending: within the coalescing window
+    assert [task["args"][2] for task in published_tasks[2:]] == [2, 2]
+    assert all(task["headers"]["eta"] for task in published_tasks[2:])  # one trailing delivery, after the window
     assert "topsecret" not in repr(published_tasks)
 
 
