@@ -14,6 +14,7 @@ process-wide registries and discovers plugins once per process. No Docker, no ne
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -45,7 +46,9 @@ def run_checked(command, env=None):
         command, env=env or outside_environment(), capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False
     )
     if result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, command))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(map(str, command))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -75,7 +78,13 @@ def _tutor_venv(major, wheel):
 def plugin_wheel(tmp_path_factory):
     """The plugin's distribution, built as pip builds it for an operator."""
     wheels = tmp_path_factory.mktemp("wheels")
-    run_checked([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(PLUGIN_DIR)])
+    # Built from a copy: setuptools leaves build/ in the source folder, and reuses it.
+    source = shutil.copytree(
+        PLUGIN_DIR,
+        tmp_path_factory.mktemp("source") / PLUGIN_DIR.name,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    run_checked([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(source)])
     [wheel] = wheels.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.testzip() is None
@@ -156,3 +165,9 @@ class Tutor:
 def tutor(tutor_venv, tmp_path):
     """A fresh project."""
     return Tutor(tutor_venv, tmp_path)
+
+
+@pytest.fixture
+def newest_tutor(tutor_venvs, tmp_path):
+    """A fresh project with the newest Tutor, for what the plugin decides alone, whatever the release."""
+    return Tutor(tutor_venvs[TUTOR_MAJORS[-1]], tmp_path)

@@ -8,7 +8,6 @@ import json
 import re
 import zipfile
 from email.parser import Parser
-from pathlib import Path
 
 import pytest
 import yaml
@@ -166,8 +165,8 @@ def test_plugin_imports_neither_django_nor_the_django_package(enabled):
     enabled.python(
         "import sys\n"
         "import tutorrichiesync.plugin\n"
-        "loaded = sorted(name for name in sys.modules\n"
-        "                if name.split('.')[0] in ('django', 'celery', 'opaque_keys', 'edx_django_utils', 'openedx_richie_sync'))\n"
+        "absent = ('django', 'celery', 'opaque_keys', 'edx_django_utils', 'openedx_richie_sync')\n"
+        "loaded = sorted(name for name in sys.modules if name.split('.')[0] in absent)\n"
         "assert not loaded, loaded\n"
     )
     for source in (PLUGIN_DIR / "tutorrichiesync").rglob("*.py"):
@@ -196,7 +195,8 @@ def test_dockerfile_installs_this_version_like_tutor_installs_extra_requirements
     # In the python-requirements stage, with the pip cache mount of Tutor's own RUN lines.
     assert stage == "python-requirements"
     assert "type=cache,target=/openedx/.cache/pip,sharing=shared" in mounts
-    assert install_command(dockerfile, PROBE_REQUIREMENT) == (stage, f"{PIP_COMMANDS[tutor_major]} install '{PROBE_REQUIREMENT}'", mounts)
+    probe_command = f"{PIP_COMMANDS[tutor_major]} install '{PROBE_REQUIREMENT}'"
+    assert install_command(dockerfile, PROBE_REQUIREMENT) == (stage, probe_command, mounts)
     # The command exists where it runs: uv through the ARG of an ancestor stage, or the venv's pip.
     lineage = stage_lineage(dockerfile_stages(dockerfile), stage)
     if command.startswith("$PIP_COMMAND "):
@@ -350,7 +350,8 @@ def test_disabling_removes_everything(tutor):
     [
         ("RICHIE_SYNC_SWEEP_INTERVAL=0", "RICHIE_SYNC_SWEEP_INTERVAL must be a whole number",
          "`tutor config save --set RICHIE_SYNC_SWEEP_INTERVAL=300`"),
-        ('RICHIE_SYNC_EXTRA_SETTINGS={"INSTANCES": []}', "may not contain INSTANCES", "set RICHIE_SYNC_INSTANCES instead"),
+        ('RICHIE_SYNC_EXTRA_SETTINGS={"INSTANCES": []}', "may not contain INSTANCES",
+         "set RICHIE_SYNC_INSTANCES instead"),
         ('RICHIE_SYNC_EXTRA_SETTINGS=["MAX_RETRIES"]', "RICHIE_SYNC_EXTRA_SETTINGS must be a dict",
          "set it to a mapping, e.g. `tutor config save --set 'RICHIE_SYNC_EXTRA_SETTINGS="),
         ('RICHIE_SYNC_INSTANCES={"NAME": "x"}', "RICHIE_SYNC_INSTANCES must be a list of dicts",
@@ -361,9 +362,17 @@ def test_disabling_removes_everything(tutor):
          "write it as a quoted string or a finite number"),
     ],
 )
-def test_invalid_values_are_reported_by_tutor(tutor, setting, problem, advice):
-    tutor.write_config(PLUGINS=["richie-sync"])
-    result = tutor.run("config", "save", "--set", setting, check=False)
+def test_invalid_values_are_reported_by_tutor(newest_tutor, setting, problem, advice):
+    newest_tutor.write_config(PLUGINS=["richie-sync"])
+    result = newest_tutor.run("config", "save", "--set", setting, check=False)
     assert result.returncode == 1
     assert problem in result.stdout + result.stderr
     assert advice in result.stdout + result.stderr
+
+
+def test_every_tutor_reports_the_plugin_errors(tutor):
+    tutor.write_config(PLUGINS=["richie-sync"])
+    result = tutor.run("config", "save", "--set", "RICHIE_SYNC_SWEEP_INTERVAL=soon", check=False)
+    assert result.returncode == 1
+    message = "RICHIE_SYNC_SWEEP_INTERVAL must be a whole number of seconds (1 or more), got 'soon'"
+    assert message in result.stdout + result.stderr
