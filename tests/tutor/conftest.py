@@ -2,13 +2,13 @@
 The real Tutor of each supported major release, one virtualenv each, with the plugin's wheel installed.
 
 Tutor and its requirements (mypy, kubernetes: about 280 MB) take minutes to install, so each
-virtualenv is kept in ``var/tutor-venvs/<major>`` and rebuilt only when what it was built from
+virtualenv is kept in ``var/tutor-venvs/<major>-py<python>`` and rebuilt only when what it was built from
 changes (the Tutor release line, this Python, the plugin's setup.py). The plugin itself is built
 into a wheel and reinstalled at every session: the tests run what an operator would install.
 
 Every Tutor command runs in a fresh process (the venv's ``tutor`` script) with its own
 ``TUTOR_ROOT``, plugins root and ``HOME``, exactly as an operator runs it: Tutor keeps its hooks in
-process-wide registries and discovers plugins once per process. No Docker, no network:
+process-wide registries and discovers plugins once per process. No Docker:
 ``config save`` only renders templates into ``<root>/env``.
 """
 
@@ -61,7 +61,7 @@ def _venv_key(major):
 
 
 def _tutor_venv(major, wheel):
-    venv = VENVS / str(major)
+    venv = VENVS / f"{major}-py{sys.version_info.major}.{sys.version_info.minor}"
     key_file = venv / "richie-sync-key"
     key = _venv_key(major)
     pip = str(venv / "bin" / "pip")
