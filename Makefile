@@ -1,5 +1,5 @@
 # openedx-richie-sync: `make demo` and `make test` set up everything on a fresh machine.
-.PHONY: help requirements services test test-unit test-mysql demo bench quality upgrade tox clean
+.PHONY: help requirements services test test-unit test-tutor test-mysql demo bench quality upgrade tox clean
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -40,6 +40,9 @@ test-mysql: requirements services ## the whole suite again on MariaDB, the platf
 test-unit: requirements var ## run the tests that need no Redis
 	$(BIN)/pytest -m "not integration"
 
+test-tutor: requirements var ## render the Tutor plugin with Tutor 19, 20, 21 and 22 (virtualenvs kept in var/tutor-venvs)
+	$(BIN)/pytest -m tutor
+
 demo: requirements services var ## publish sample courses through the real path and show what Richie received
 	$(BIN)/python -m test_support.demo
 
@@ -47,7 +50,7 @@ bench: requirements services var ## resync benchmark (N=10000 by default; `make 
 	$(BIN)/python -m test_support.bench --courses $(or $(N),10000)
 
 quality: requirements ## compile every module
-	$(BIN)/python -m compileall -q openedx_richie_sync test_support tests
+	$(BIN)/python -m compileall -q openedx_richie_sync tutor-contrib-richie-sync test_support tests
 
 upgrade: ## recompile requirements/*.txt from requirements/*.in
 	$(BIN)/pip install --quiet pip-tools

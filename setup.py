@@ -53,7 +53,5 @@ setup(
     entry_points={
         "lms.djangoapp": ["openedx_richie_sync = openedx_richie_sync.apps:RichieSyncConfig"],
         "cms.djangoapp": ["openedx_richie_sync = openedx_richie_sync.apps:RichieSyncConfig"],
-        # Tutor imports the module named here when the operator runs `tutor plugins enable richie-sync`.
-        "tutor.plugin.v1": ["richie-sync = openedx_richie_sync.tutor.plugin"],
     },
 )
