@@ -65,7 +65,8 @@ def _upsert_sql(table, count):
     """
     The request upsert: insert the rows, or make existing ones pending at the next generation.
 
-    Parameters after the rows' values: now, then the trailing due time twice. MySQL evaluates
+    Parameters after the rows' values: now, the trailing due time, the start of the coalescing
+    window that ends now, the trailing due time again. MySQL evaluates
     ``ON DUPLICATE KEY UPDATE`` assignments left to right with the values already assigned, so
     every column that reads ``status`` comes before it; other databases read the old row.
     """
@@ -86,8 +87,10 @@ def _upsert_sql(table, count):
     assignments = [
         f"{quote('requested_at')} = CASE WHEN {pending} THEN {old}{quote('requested_at')} "
         f"ELSE {new.format(quote('requested_at'))} END",
-        f"{quote('due_at')} = CASE WHEN NOT ({pending}) THEN {new.format(quote('due_at'))} "
-        f"WHEN {old}{quote('due_at')} > %s AND {old}{quote('due_at')} < %s THEN {old}{quote('due_at')} ELSE %s END",
+        f"{quote('due_at')} = CASE "
+        f"WHEN {pending} AND {old}{quote('due_at')} > %s AND {old}{quote('due_at')} < %s THEN {old}{quote('due_at')} "
+        f"WHEN {pending} OR {old}{quote('last_attempt_at')} > %s THEN %s "
+        f"ELSE {new.format(quote('due_at'))} END",
         f"{quote('generation')} = {old}{quote('generation')} + 1",
         f"{quote('retryable')} = {new.format(quote('retryable'))}",
         f"{quote('modified')} = {new.format(quote('modified'))}",
@@ -114,10 +117,12 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         Call it inside the transaction that changes the course, so that the intent is durable
         exactly when the change is. One upsert for every instance, then one read of the
         generations: no savepoint, no read before write. A row that is not pending becomes due at
-        ``due_at`` (a publish passes now: the first change of a burst goes out at once). A row
-        already pending becomes due at ``trailing_due_at`` (default ``due_at``), or keeps an earlier
-        due time still ahead: the changes that follow within the coalescing window go out
-        together, in one trailing delivery with the latest data.
+        ``due_at`` (a publish passes now: the first change of a burst goes out at once), unless it
+        was attempted within the window ``trailing_due_at - due_at``; a row already pending
+        becomes due at ``trailing_due_at`` (default ``due_at``), or keeps an earlier due time still
+        ahead. So the changes that follow the first within the window go out together, in one
+        trailing delivery with the latest data, and a course is delivered about once per window
+        at most.
         """
         names = list(dict.fromkeys(instance_names))
         if not names:
@@ -128,7 +133,8 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         values = [ops.adapt_datetimefield_value(value) for value in (now, due_at)]
         rows = [[course_id, org, name, SyncStatus.PENDING.value, 1, *values, "", "", 0, False, "", values[0], values[0]]
                 for name in names]
-        params = [ops.adapt_datetimefield_value(value) for value in (now, trailing_due_at, trailing_due_at)]
+        window_start = now - (trailing_due_at - due_at)
+        params = [ops.adapt_datetimefield_value(value) for value in (now, trailing_due_at, window_start, trailing_due_at)]
         with connection.cursor() as cursor:
             cursor.execute(_upsert_sql(self.model._meta.db_table, len(rows)), [*sum(rows, []), *params])
         found = self.filter(course_id=course_id, instance__in=names).values_list("instance", "generation", "due_at")

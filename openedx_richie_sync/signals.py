@@ -157,20 +157,28 @@ def enqueue(course_id, generations, force=False):
     for name, generation in generations.items():
         countdown = max((due_at[name] - now).total_seconds(), 0) if due_at.get(name) else 0
         args = (course_id, name, generation, True) if force else (course_id, name, generation)
-        if not _send(sync_course_run, args, countdown, options, course_id, name):
+        error = _send(sync_course_run, args, countdown, options)
+        if error:
             failed.append(name)
+            log.error(
+                "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
+                "unreachable (%s). The change is saved and the delivery is recorded as pending: "
+                "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`.",
+                course_id, name, error,
+            )
     return failed
 
 
-def _send(task, args, countdown, options, course_id, name):
+def _send(task, args, countdown, options):
     """
-    Publish one task message on this thread's kept-alive connection; False when it could not be sent.
+    Publish one task message on this thread's kept-alive connection; None, or why it could not be sent.
 
     A connection found dead (the broker restarted) is replaced once at once; when that fails
-    too, sending pauses for ``BROKER_PAUSE_SECONDS`` in this process and the error is logged.
+    too, this process sends nothing for ``BROKER_PAUSE_SECONDS``: an outage costs one refused
+    connection per window, not one per publish.
     """
     if time.monotonic() < _broker_down_until[0]:
-        return False
+        return f"the broker was unreachable less than {BROKER_PAUSE_SECONDS:g} s ago"
     url = task.app.conf.broker_url
     for attempt in (1, 2):
         kept = getattr(_broker, "kept", None)
@@ -178,20 +186,14 @@ def _send(task, args, countdown, options, course_id, name):
             _broker.kept = kept = (url, task.app.connection_for_write(**BROKER_FAILFAST))
         try:
             task.apply_async(args=args, connection=kept[1], countdown=countdown, **options)
-            return True
+            return None
         except Exception as error:  # pylint: disable=broad-except
             _broker.kept = None
             _release_quietly(kept[1])
             if attempt == 2:
                 _broker_down_until[0] = time.monotonic() + BROKER_PAUSE_SECONDS
-                log.error(
-                    "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
-                    "unreachable (%s: %s). The change is saved and the delivery is recorded as pending: "
-                    "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`. "
-                    "This process sends no task for %d s.",
-                    course_id, name, type(error).__name__, error, BROKER_PAUSE_SECONDS,
-                )
-    return False
+                return f"{type(error).__name__}: {error}"
+    return None
 
 
 def _release_quietly(connection):

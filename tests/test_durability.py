@@ -273,3 +273,21 @@ def test_an_enrollment_during_a_delivery_under_way_asks_for_another(richie_sync,
     with django_capture_on_commit_callbacks(execute=True):
         CourseEnrollment.enroll(django_user_model.objects.create(username="second"), course.id)
     assert state().generation == generation + 1 and len(published_tasks) == 1
+
+
+def test_request_delivers_the_first_change_at_once_and_coalesces_the_rest(richie_sync):  # pylint: disable=unused-argument
+    """One upsert for all instances: leading edge, one trailing delivery, never behind a throttled update."""
+    def due(**rows):
+        now = timezone.now()
+        requested = CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], now, now + timedelta(seconds=3))
+        return (requested.due_at["catalog"] - now).total_seconds(), requested["catalog"]
+
+    assert due() == (0, 1)  # a new row: at once
+    assert 2.9 < due()[0] <= 3  # still pending, its delivery due or under way: one trailing delivery
+    assert 2.8 < due()[0] <= 3  # a change within the window keeps that trailing delivery
+    CourseRunSyncState.objects.update(due_at=timezone.now() + timedelta(hours=1))  # a throttled enrollment update
+    assert 2.9 < due()[0] <= 3  # a publish does not wait behind it
+    CourseRunSyncState.objects.update(status=SyncStatus.SYNCED, last_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert 1.9 < due()[0] <= 3  # delivered a second ago: the next change waits for the window
+    CourseRunSyncState.objects.update(status=SyncStatus.SYNCED, last_attempt_at=timezone.now() - timedelta(seconds=10))
+    assert due() == (0, 6)  # delivered long ago: at once again, generation after generation

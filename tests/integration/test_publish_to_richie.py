@@ -92,3 +92,5 @@ def test_publishing_with_the_broker_down_does_not_raise(live, redis_server, rich
         assert all("course-v1:DemoX+Down+2026" in message and "recorded as pending" in message for message in messages)
     finally:
         redis_server.start()
+        live.stop()  # a worker that lost its broker may be exiting: restart it, as a supervisor would
+        live.start()
