@@ -3,7 +3,7 @@ Turn Studio's course language into the language codes Richie accepts.
 
 Richie validates ``languages`` against Django's ``global_settings.LANGUAGES``; Richie 3.5 runs
 Django 4.2, whose list is frozen below so that what we send does not depend on the Django version
-this platform runs. An empty list corrupts the run in Richie (FACTS.md), so the result is never empty.
+this platform runs. An empty list corrupts the run in Richie (docs/richie.md), so the result is never empty.
 """
 
 RICHIE_LANGUAGE_CODES = frozenset(

@@ -12,7 +12,7 @@ One row per (course, instance). It is the single source of truth for every guara
   course and talks to Richie: two deliveries of one row never overlap, and the later one reads
   the newer data. A delivery that finishes after a newer request leaves the row pending.
 - **Change detection.** ``payload_hash`` is the SHA-256 of the last payload Richie accepted: an
-  identical payload is not sent again (Richie spends ~90 ms per update, FACTS.md).
+  identical payload is not sent again (Richie spends ~90 ms per update, docs/richie.md).
 """
 
 import uuid

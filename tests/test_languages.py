@@ -1,4 +1,4 @@
-"""Studio language codes → codes Richie accepts (FACTS.md)."""
+"""Studio language codes → codes Richie accepts (docs/configuration.md#languages)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Signing: the exact bytes sent are the bytes signed (FACTS.md test vector)."""
+"""Signing: the exact bytes sent are the bytes signed (the test vector of docs/richie.md)."""
 
 import hashlib
 import hmac
