@@ -17,11 +17,14 @@ One row per (course, instance). It is the single source of truth for every guara
 
 import uuid
 from datetime import timedelta
+from datetime import timezone as dt_timezone
+from functools import lru_cache
 from typing import NamedTuple
 
 from django.db import connection, models, transaction
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 
 class SyncStatus(models.TextChoices):
@@ -61,7 +64,24 @@ _REQUEST_COLUMNS = (
 )
 
 
-def _upsert_sql(table, count):
+def _aware(value):
+    """A datetime read with a plain cursor (text in SQLite, naive UTC in MySQL) as Django reads it."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=dt_timezone.utc)
+    return value
+
+
+@lru_cache(maxsize=64)
+def _course_rows_sql(vendor, table, *columns):  # pylint: disable=unused-argument
+    """``SELECT columns`` of one course's rows (``vendor`` keys the cache, as quoting depends on it)."""
+    quote = connection.ops.quote_name
+    return f"SELECT {', '.join(map(quote, columns))} FROM {quote(table)} WHERE {quote('course_id')} = %s"
+
+
+@lru_cache(maxsize=64)
+def _upsert_sql(vendor, table, count):
     """
     The request upsert: insert the rows, or make existing ones pending at the next generation.
 
@@ -77,7 +97,7 @@ def _upsert_sql(table, count):
         f"INSERT INTO {table} ({', '.join(map(quote, _REQUEST_COLUMNS))}) "
         f"VALUES {', '.join([placeholders] * count)}"
     )
-    if connection.vendor == "mysql":
+    if vendor == "mysql":
         old, new = "", "VALUES({})"
         update = " ON DUPLICATE KEY UPDATE "
     else:
@@ -135,21 +155,28 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
                 for name in names]
         window_start = now - (trailing_due_at - due_at)
         params = [ops.adapt_datetimefield_value(value) for value in (now, trailing_due_at, window_start, trailing_due_at)]
+        table = self.model._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute(_upsert_sql(self.model._meta.db_table, len(rows)), [*sum(rows, []), *params])
-        found = self.filter(course_id=course_id, instance__in=names).values_list("instance", "generation", "due_at")
+            cursor.execute(_upsert_sql(connection.vendor, table, len(rows)), [*sum(rows, []), *params])
+            # A plain read: building the ORM query cost more than running both statements.
+            cursor.execute(_course_rows_sql(connection.vendor, table, "instance", "generation", "due_at"), [course_id])
+            found = [(name, generation, _aware(due)) for name, generation, due in cursor.fetchall() if name in names]
         return Requested({name: generation for name, generation, _ in found}, {name: due for name, _, due in found})
 
     def needing_update(self, course_id, instance_names, now):
         """
         ``[(instance, last success)]`` of the rows a new change must be requested for: all but
         those pending with no delivery under way, whose delivery will read the change anyway.
+
+        One plain read (it runs on every enrollment of a busy course; the ORM's query building
+        cost more than the query).
         """
-        rows = {
-            name: (status, lease_until, last_success)
-            for name, status, lease_until, last_success in self.filter(course_id=course_id, instance__in=instance_names)
-            .values_list("instance", "status", "lease_until", "last_success_at")
-        }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _course_rows_sql(connection.vendor, self.model._meta.db_table, "instance", "status", "lease_until", "last_success_at"),
+                [course_id],
+            )
+            rows = {name: (status, _aware(lease_until), _aware(last_success)) for name, status, lease_until, last_success in cursor}
         needed = []
         for name in instance_names:
             status, lease_until, last_success = rows.get(name, (None, None, None))
