@@ -101,7 +101,10 @@ class ReceiverProcess:
         return self.ask("count")[0]
 
     def wait_for_start(self, course_id, since, start, timeout=WAIT):
-        """The first request from ``since`` on carrying ``course_id`` with ``start``: (received_at, stale), or (None, stale)."""
+        """The first request from ``since`` on carrying ``course_id`` with ``start``.
+
+        Returns ``(received_at or None on timeout, requests for the course before it)``.
+        """
         deadline = time.monotonic() + timeout
         while True:
             _, found = self.ask("since", since, course_id)
@@ -130,7 +133,8 @@ class MariaDB:
 
     def __init__(self):
         if not shutil.which("mariadbd"):
-            raise SystemExit("mariadb-server is missing: install Debian's mariadb-server package (or run `make test-mysql` once as root).")
+            raise SystemExit("mariadb-server is missing: install Debian's mariadb-server package "
+                             "(`make test-mysql` installs it when run as root).")
         self.dir = Path(tempfile.mkdtemp(prefix="bench-mariadb-"))
         self.port = free_port()
         self.process = None
@@ -145,13 +149,15 @@ class MariaDB:
         """Start the server; return the RICHIE_SYNC_MYSQL value (host:port:user:password:database)."""
         with open(self.dir / "install.log", "w", encoding="utf-8") as log:
             subprocess.run(
-                ["mariadb-install-db", "--no-defaults", f"--datadir={self.dir}/data", "--auth-root-authentication-method=normal"],
+                ["mariadb-install-db", "--no-defaults", f"--datadir={self.dir}/data",
+                 "--auth-root-authentication-method=normal"],
                 stdout=log, stderr=subprocess.STDOUT, check=True,
             )
         self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            ["mariadbd", "--no-defaults", f"--datadir={self.dir}/data", f"--socket={self.dir}/sock", f"--port={self.port}",
-             "--bind-address=127.0.0.1", f"--user={getpass.getuser()}"],
-            stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "w", encoding="utf-8"),  # pylint: disable=consider-using-with
+            ["mariadbd", "--no-defaults", f"--datadir={self.dir}/data", f"--socket={self.dir}/sock",
+             f"--port={self.port}", "--bind-address=127.0.0.1", f"--user={getpass.getuser()}"],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "server.log", "w", encoding="utf-8"),  # pylint: disable=consider-using-with
             start_new_session=True,
         )
         for _ in range(120):
@@ -233,7 +239,7 @@ def plugin_receiver(signal_, module=PLUGIN_MODULE):
 
 @contextmanager
 def timing_receiver(signal_, samples):
-    """Swap the plugin's receiver of ``signal_`` for a wrapper that times it (and its on-commit work) into ``samples``."""
+    """Swap the plugin's receiver of ``signal_`` for a wrapper timing it and its on-commit work into ``samples``."""
     index, real = plugin_receiver(signal_)
     entry = signal_.receivers[index]
 
@@ -257,7 +263,7 @@ def new_request():
 
 
 def publish_cost(keys, count, warmup):
-    """Per publish, inside Studio's transaction: ms of the plugin's receiver plus its on-commit callbacks, and of the latter."""
+    """Per publish in Studio's transaction: ms of the plugin's receiver plus its on-commit callbacks, and of those."""
     from django.db import transaction  # pylint: disable=import-outside-toplevel
     from xmodule.modulestore.django import COURSE_PUBLISHED  # pylint: disable=import-outside-toplevel
     from xmodule.modulestore.mixed import MixedModuleStore  # pylint: disable=import-outside-toplevel
@@ -285,7 +291,9 @@ START = datetime(2026, 9, 1, 8, tzinfo=timezone.utc)
 def make_course(course_id):
     """The course in the modulestore and its CourseOverview row (the minimal logic of tests/conftest.py)."""
     from opaque_keys.edx.keys import CourseKey  # pylint: disable=import-outside-toplevel
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
     from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
 
     key = CourseKey.from_string(course_id)
@@ -310,9 +318,11 @@ def iso(value):
 
 
 def add_site_configurations(count, bench_orgs):
-    """``count`` enabled site configurations, each for another org; the bench's orgs among them, a third with RICHIE_SYNC."""
+    """``count`` enabled site configurations, one org each (the bench's among them), a third with RICHIE_SYNC."""
     from django.contrib.sites.models import Site  # pylint: disable=import-outside-toplevel
-    from openedx.core.djangoapps.site_configuration.models import SiteConfiguration  # pylint: disable=import-outside-toplevel
+    from openedx.core.djangoapps.site_configuration.models import (  # pylint: disable=import-outside-toplevel
+        SiteConfiguration,
+    )
 
     orgs = list(bench_orgs) + [f"SiteOrg{index}" for index in range(count - len(bench_orgs))]
     for index, org in enumerate(orgs[:count]):
@@ -431,9 +441,12 @@ class Bench:
             else:
                 samples.append((received_at - committed) * 1000)
         elapsed = time.monotonic() - started
-        self.results[label] = {"samples": samples, "timeouts": timeouts, "stale": stale, "n": len(keys), "elapsed": elapsed}
+        self.results[label] = {
+            "samples": samples, "timeouts": timeouts, "stale": stale, "n": len(keys), "elapsed": elapsed,
+        }
         print(f"  {label}: p50 {percentile(samples, 50):.0f} ms, p99 {percentile(samples, 99):.0f} ms, "
-              f"{timeouts} timeout(s) of {WAIT:.0f}s, {stale} request(s) with an older value ({len(keys)} publishes, {elapsed:.0f}s)")
+              f"{timeouts} timeout(s) of {WAIT:.0f}s, {stale} request(s) with an older value "
+              f"({len(keys)} publishes, {elapsed:.0f}s)")
 
     def bursts(self, keys, size=10, spacing=0.05):
         """``size`` publishes of one course ``spacing`` apart, per course; then count what Richie received."""
@@ -459,7 +472,8 @@ class Bench:
             deliveries.append(len(found))
             fresh += bool(found) and found[-1][2] == value
         self.results["bursts"] = {"deliveries": deliveries, "fresh": fresh, "n": len(keys)}
-        print(f"  bursts: deliveries {deliveries}, latest delivered in {fresh}/{len(keys)} ({time.monotonic() - started:.0f}s)")
+        print(f"  bursts: deliveries {deliveries}, latest delivered in {fresh}/{len(keys)} "
+              f"({time.monotonic() - started:.0f}s)")
 
     def enrollments(self, keys, warmup_keys):
         """The plugin's enrollment receiver + on-commit work: first enrollment after a delivery, then while pending."""
@@ -489,7 +503,9 @@ class Bench:
                         with transaction.atomic():
                             CourseEnrollment.enroll(user, key)
             figures[label] = [(elapsed + sum(hooks)) * 1000 for elapsed, hooks in samples]
-        pending = CourseRunSyncState.objects.filter(status=SyncStatus.PENDING, course_id__in=[str(k) for k in keys]).count()
+        pending = CourseRunSyncState.objects.filter(
+            status=SyncStatus.PENDING, course_id__in=[str(k) for k in keys]
+        ).count()
         self.results["enrollment"] = figures
         print(f"  enrollment: {len(figures['first'])} first (of {len(keys)} courses, {len(synced)} synced before), "
               f"{len(figures['pending'])} while pending; {pending} rows pending after")
@@ -501,8 +517,10 @@ def report(results, args, coalesce, elapsed):
         if not samples:
             return f"  {label:<40} (not measured)"
         hooks = results[key + ":hooks"]
-        return (f"  {label:<40}{percentile(samples, 50):>7.2f}{percentile(samples, 90):>7.2f}{percentile(samples, 99):>7.2f}"
-                f"   {percentile(hooks, 50):>7.2f}{percentile(hooks, 99):>7.2f}")
+        figures = [percentile(samples, 50), percentile(samples, 90), percentile(samples, 99)]
+        figures += [percentile(hooks, 50), percentile(hooks, 99)]
+        return f"  {label:<40}" + "".join(f"{value:>7.2f}" for value in figures[:3]) + "   " + \
+            "".join(f"{value:>7.2f}" for value in figures[3:])
 
     def latency(key):
         figure = results.get(key)
@@ -528,18 +546,21 @@ def report(results, args, coalesce, elapsed):
     burst = results.get("bursts")
     if burst:
         deliveries = burst["deliveries"]
-        lines.append(f"bursts of 10 (N={burst['n']}): deliveries mean {sum(deliveries) / len(deliveries):.2f} max {max(deliveries)}, "
+        mean = sum(deliveries) / len(deliveries)
+        lines.append(f"bursts of 10 (N={burst['n']}): deliveries mean {mean:.2f} max {max(deliveries)}, "
                      f"latest data delivered in {burst['fresh']}/{burst['n']}")
     sites, before = results.get("cost-sites"), results.get("cost-1-before-sites")
     if sites:
-        lines.append(f"100 site configurations: cost p50/p99 {percentile(sites, 50):.2f}/{percentile(sites, 99):.2f} ms "
+        lines.append(f"100 site configurations: cost p50/p99 "
+                     f"{percentile(sites, 50):.2f}/{percentile(sites, 99):.2f} ms "
                      f"(just before adding them: {percentile(before, 50):.2f}/{percentile(before, 99):.2f}), "
                      f"latency N={results['latency-sites']['n']} {latency('latency-sites')} ms")
     enrollment = results.get("enrollment")
     if enrollment:
         first, pending = enrollment["first"], enrollment["pending"]
         lines.append(f"enrollment receiver (ms): first p50/p99 {percentile(first, 50):.2f}/{percentile(first, 99):.2f} "
-                     f"(N={len(first)}), while pending p50/p99 {percentile(pending, 50):.2f}/{percentile(pending, 99):.2f} "
+                     f"(N={len(first)}), while pending p50/p99 "
+                     f"{percentile(pending, 50):.2f}/{percentile(pending, 99):.2f} "
                      f"(N={len(pending)})")
     print("\n".join(lines))
 
@@ -548,7 +569,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "mysql"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="development run: --latency-n 50 --cost-n 200")
-    parser.add_argument("--cost-n", type=int, default=500, help="measured publishes per cost configuration (after 50 warm-up)")
+    parser.add_argument("--cost-n", type=int, default=500,
+                        help="measured publishes per cost configuration (after 50 warm-up)")
     parser.add_argument("--latency-n", type=int, default=200, help="single publishes timed from commit to Richie")
     parser.add_argument("--bursts", type=int, default=20, help="bursts of 10 publishes of one course")
     parser.add_argument("--sites-latency-n", type=int, default=50, help="the same with 100 site configurations")
@@ -567,9 +589,11 @@ def main(argv=None):
         from openedx_richie_sync.configuration import get_config  # pylint: disable=import-outside-toplevel
 
         cost_keys = [make_course(f"course-v1:Org{index % 10}+Cost{index:03d}+2026") for index in range(50)]
-        latency_keys = [make_course(f"course-v1:LatOrg{index % 10}+Lat{index:04d}+2026") for index in range(args.latency_n)]
+        latency_keys = [make_course(f"course-v1:LatOrg{index % 10}+Lat{index:04d}+2026")
+                        for index in range(args.latency_n)]
         burst_keys = [make_course(f"course-v1:Org{index % 10}+Burst{index:02d}+2026") for index in range(args.bursts)]
-        sites_keys = [make_course(f"course-v1:LatOrg{index % 10}+Site{index:04d}+2026") for index in range(args.sites_latency_n)]
+        sites_keys = [make_course(f"course-v1:LatOrg{index % 10}+Site{index:04d}+2026")
+                      for index in range(args.sites_latency_n)]
 
         print("1 instance, Redis up (worker running):")
         bench.configure(1)
