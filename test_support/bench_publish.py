@@ -582,6 +582,7 @@ def main(argv=None):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, also through a pipe
     started = time.monotonic()
     bench = Bench(args)
     try:
