@@ -1,5 +1,5 @@
 # openedx-richie-sync: `make demo` and `make test` set up everything on a fresh machine.
-.PHONY: help requirements services test test-unit test-tutor test-mysql demo bench quality upgrade tox clean
+.PHONY: help requirements services test test-unit test-tutor test-mysql demo bench bench-publish quality upgrade tox clean
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -48,6 +48,9 @@ demo: requirements services var ## publish sample courses through the real path 
 
 bench: requirements services var ## resync benchmark (N=10000 by default; `make bench N=100000`)
 	$(BIN)/python -m test_support.bench --courses $(or $(N),10000)
+
+bench-publish: requirements services var ## publish path: Studio's cost, commit -> Richie latency, bursts (`QUICK=1`, `DB=mysql`)
+	$(BIN)/python -m test_support.bench_publish --db $(or $(DB),sqlite) $(if $(QUICK),--quick)
 
 quality: requirements ## compile every module
 	$(BIN)/python -m compileall -q openedx_richie_sync tutor-contrib-richie-sync test_support tests
