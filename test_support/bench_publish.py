@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
+
 from test_support.services import CeleryWorker, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +86,35 @@ def serve_receiver(connection):
             receiver.stop()
             connection.send("bye")
             return
+
+
+STUDIO_CPUS = {0}
+SERVICE_CPUS = {1}
+
+
+def pin_studio():
+    """
+    This process, which plays Studio, on CPU 0; every service on CPU 1 (``pin_services``).
+
+    In production Studio, the workers, Redis, the database and Richie run on different machines;
+    on this 2-core machine a worker delivering the publishes being timed would take the CPU from
+    the timed receiver and measure the contention, not the receiver.
+    """
+    if len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, STUDIO_CPUS)
+
+
+def pin_services(*pids):
+    """Move these processes and all their children to CPU 1 (nothing to do on a single CPU)."""
+    if os.cpu_count() < 2:
+        return
+    for pid in pids:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                process.cpu_affinity(sorted(SERVICE_CPUS))
+            except psutil.Error:
+                pass
 
 
 class ReceiverProcess:
@@ -356,11 +387,13 @@ class Bench:
     def start(self):
         self.receiver = ReceiverProcess()
         self.redis = RedisServer().start()
+        pin_services(self.receiver.process.pid, self.redis.process.pid)
         env = {"DJANGO_SETTINGS_MODULE": "test_support.settings", "RICHIE_SYNC_BROKER_URL": self.redis.url,
                "RICHIE_SYNC_SETTINGS_JSON": json.dumps(instances_setting(self.receiver.url, 1))}
         if self.args.db == "mysql":
             self.mariadb = MariaDB()
             env["RICHIE_SYNC_MYSQL"] = self.mariadb.start()
+            pin_services(self.mariadb.process.pid)
             self.database = "richie"
             print(f"MariaDB {self.mariadb.version} on 127.0.0.1:{self.mariadb.port}")
         else:
@@ -396,6 +429,7 @@ class Bench:
         self.stop_worker()
         if self.redis.process is not None:
             self.worker = CeleryWorker(self.redis.url, setting, self.database, concurrency=2).start()
+            pin_services(self.worker.process.pid)
 
     def drain(self, quiet=4.0, bound=120.0):
         """
@@ -602,6 +636,7 @@ def main(argv=None):
     sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, also through a pipe
     started = time.monotonic()
     bench = Bench(args)
+    pin_studio()
     try:
         bench.start()
         from openedx_richie_sync.configuration import get_config  # pylint: disable=import-outside-toplevel
