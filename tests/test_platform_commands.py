@@ -52,8 +52,11 @@ def manage(tmp_path, richie_sync, *args):
 
 @pytest.mark.parametrize(
     "richie_sync",
-    [EVERY_ERROR, 5, "garbage", [GOOD], {"INSTANCES": {"NAME": "x"}}, {"INSTANCES": [GOOD], "TIMEOUT": None, 7: 8, "RETRY_BACKOFF": -1}],
-    ids=["every-error", "number", "string", "list", "instances-dict", "odd-keys"],
+    [
+        EVERY_ERROR, 5, "garbage", [GOOD], {"INSTANCES": {"NAME": "x"}},
+        {"INSTANCES": [GOOD], "TIMEOUT": None, 7: 8, "RETRY_BACKOFF": -1}, {"INSTANCES": [GOOD], "PAYLOAD_HOOK": 5},
+    ],
+    ids=["every-error", "number", "string", "list", "instances-dict", "odd-keys", "hook-not-a-string"],
 )
 def test_migrate_runs_whatever_the_setting_holds(tmp_path, richie_sync):
     result = manage(tmp_path, richie_sync, "migrate", "--noinput")
