@@ -42,6 +42,10 @@ RESYNC_LEASE_SECONDS = 300
 LEASE_RENEW_SECONDS = 60
 
 
+class Interrupted(Exception):
+    """The run was asked to stop (``should_stop``); what it held is released, ``reports`` hold what it did."""
+
+
 @dataclass
 class Prepared:
     """One payload ready to send: its bytes are both hashed and sent."""
@@ -240,7 +244,7 @@ class Resync:
 
     def __init__(
         self, config, names=None, *, force=False, only_failed=False, dry_run=False,
-        batch_size=100, concurrency=4, on_progress=None, emit=print, sleep=time.sleep, router=None,
+        batch_size=100, concurrency=4, on_progress=None, emit=print, sleep=time.sleep, router=None, should_stop=None,
     ):
         self.config = config
         self.names = None if names is None else set(names)
@@ -253,6 +257,7 @@ class Resync:
         self.concurrency = max(int(concurrency), 1)
         self.on_progress = on_progress or (lambda done: None)
         self.emit = emit
+        self.should_stop = should_stop or (lambda: False)  # e.g. SIGTERM received: stop at the next safe point
         self.senders, self.reports, self.unrecorded = {}, {}, {}
         self.leased = {}  # (instance, token) → course ids held and not recorded yet
         self.renewed_at = time.monotonic()
@@ -305,7 +310,8 @@ class Resync:
                 for future in in_flight:  # only those not started yet can be cancelled
                     future.cancel()
                 pool.shutdown(wait=True)
-                self._collect({future: name for future, name in in_flight.items() if not future.cancelled()}, ALL_COMPLETED)
+                done = {future: name for future, name in in_flight.items() if not future.cancelled()}
+                self._collect(done, ALL_COMPLETED, interruptible=False)
         finally:
             for name in self.unrecorded:
                 self._flush(name)
@@ -326,11 +332,18 @@ class Resync:
                     in_flight[pool.submit(sender.send, items)] = instance.name
                     while len(in_flight) >= 4 * self.concurrency:
                         self._collect(in_flight, FIRST_COMPLETED)
+                        self._stop_if_asked()
+                    self._stop_if_asked()
             done += len(runs)
             self.on_progress(done)
             self._renew_leases()
         while in_flight:
             self._collect(in_flight, FIRST_COMPLETED)
+            self._stop_if_asked()
+
+    def _stop_if_asked(self):
+        if self.should_stop():
+            raise Interrupted()
 
     def _renew_leases(self):
         """Extend the lease of every row still held, at most once per LEASE_RENEW_SECONDS (one statement)."""
@@ -392,11 +405,16 @@ class Resync:
             candidate.token = token
         return held
 
-    def _collect(self, in_flight, how):
-        """Record the batches that have finished (waiting as ``how`` says), renewing leases meanwhile."""
+    def _collect(self, in_flight, how, interruptible=True):
+        """
+        Record the batches that have finished (waiting as ``how`` says), renewing leases meanwhile.
+
+        The wait wakes up every second to see whether the run must stop: ``_send_all`` then
+        stops at a safe point (never inside a database call, which would break the connection).
+        """
         finished = ()
-        while in_flight and not finished:
-            finished, _ = wait(list(in_flight), timeout=LEASE_RENEW_SECONDS / 2, return_when=how)
+        while in_flight and not finished and not (interruptible and self.should_stop()):
+            finished, _ = wait(list(in_flight), timeout=1.0, return_when=how)
             self._renew_leases()
         for future in finished:
             name = in_flight.pop(future)

@@ -22,7 +22,7 @@ from ...configuration import get_config, get_config_and_problems
 from ...models import CourseRunSyncState, SyncStatus
 from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_keys, iter_course_runs
 from ...delivery import SUCCESS, RichieClient
-from ...resync import Resync
+from ...resync import Interrupted, Resync
 from ...routing import Router
 from ...toggles import deliveries_paused
 
@@ -32,25 +32,31 @@ MAX_BATCH_SIZE = 1000  # a larger list only makes Richie's answer slower and a f
 MAX_CONCURRENCY = 32  # threads and pooled connections of one command run
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt for SIGINT so that every ``finally`` runs (leases released)."""
+STOP_SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
 
 
 @contextmanager
-def terminated_as_exception():
-    """Turn SIGTERM into ``Terminated`` while the command runs (only the main thread can handle signals)."""
+def stop_requests(received):
+    """
+    While the command runs, SIGINT and SIGTERM only record themselves in ``received``.
+
+    Raising from the handler could interrupt a database call half-way and leave the connection
+    unusable for the cleanup; the run checks ``received`` at safe points instead. Only the main
+    thread can handle signals: elsewhere (a command run from a thread) nothing is installed.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def raise_terminated(signum, frame):  # pylint: disable=unused-argument
-        raise Terminated()
+    def record(signum, frame):  # pylint: disable=unused-argument
+        received.append(signum)
 
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    previous = {signum: signal.signal(signum, record) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Progress:
@@ -106,20 +112,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         config_errors = self._configuration_errors()
-        self.resync, self.outcomes, self.started = None, {}, time.monotonic()
+        self.resync, self.outcomes, self.started, self.stop_signals = None, {}, time.monotonic(), []
         try:
-            with terminated_as_exception():
+            with stop_requests(self.stop_signals):
                 status = self._run(config_errors, options)
-        except (KeyboardInterrupt, Terminated) as interruption:
-            sys.exit(self._interrupted(interruption))
+        except Interrupted:
+            sys.exit(self._interrupted())
         if config_errors:  # shown in the exit status even when the healthy instances went well
             status = max(status or 0, 2)
         if status is not None:
             sys.exit(status)
 
-    def _interrupted(self, interruption):
+    def _interrupted(self):
         """SIGINT or SIGTERM (cron or Kubernetes timeout): what the run held is released; say what it did."""
-        name, status = ("SIGTERM", 143) if isinstance(interruption, Terminated) else ("SIGINT", 130)
+        name, status = STOP_SIGNALS[self.stop_signals[0]]
         self.stderr.write(
             f"Interrupted by {name}: nothing more is sent; the course runs this run held are released, so the "
             "next run (or the sweep) takes them at once. Done so far:"
@@ -185,7 +191,7 @@ class Command(BaseCommand):
         resync = self.resync = Resync(
             config, [instance.name for instance in instances] if options["instances"] else None, force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
             batch_size=options["batch_size"], concurrency=options["concurrency"], on_progress=progress,
-            emit=self.stdout.write, router=router,
+            emit=self.stdout.write, router=router, should_stop=lambda: bool(self.stop_signals),
         )
         reports = resync.run(iter_course_runs(course_keys, options["orgs"], chunk_size=max(options["batch_size"] * options["concurrency"], 500)))
         progress.close()
@@ -303,6 +309,8 @@ class Command(BaseCommand):
         rows = rows.values_list("course_id", "instance", "generation")
         outcomes = self.outcomes
         for course_id, name, generation in list(rows):
+            if self.stop_signals:
+                raise Interrupted()
             outcome = deliver(course_id, name, generation).result
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             if outcome in ("failed", "retrying"):
