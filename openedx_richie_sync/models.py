@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from django.db import connection, models, transaction
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from openedx_richie_sync.configuration import Instance, SyncConfig, get_config
-from openedx_richie_sync.delivery import PERMANENT, SUCCESS, TRANSIENT, RichieClient, attempt_bound
+from openedx_richie_sync.delivery import PERMANENT, TRANSIENT, RichieClient, attempt_bound
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from openedx_richie_sync.resync import BATCH_BACKOFF_MAX, BatchSender, Prepared
 from openedx_richie_sync.signing import payload_hash, serialize
