@@ -22,7 +22,7 @@ from .checks import configuration_messages
 from .configuration import get_config_and_problems
 from .routing import Router
 from .models import CourseRunSyncState, SyncStatus
-from .signals import enqueue
+from .tasks import enqueue
 
 log = logging.getLogger(__name__)
 

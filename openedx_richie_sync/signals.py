@@ -3,13 +3,12 @@ Signal receivers, connected by the plugin framework (see ``apps.py``).
 
 Receivers never raise into the platform and never talk to Richie. Inside the caller's
 transaction they record that a delivery is due (``CourseRunSyncState.objects.request``), so the
-intent is saved exactly when the change is; once it commits they queue the Celery tasks. If
-the broker is down the rows stay pending and the sweep queues them later: nothing is lost.
+intent is saved exactly when the change is; once it commits they hand the Celery messages to
+the process's sender thread (``dispatch``), so Studio never waits for the broker. If the broker is
+down the rows stay pending and the sweep queues them later: nothing is lost.
 """
 
 import logging
-import threading
-import time
 from datetime import timedelta
 from functools import partial
 
@@ -20,26 +19,9 @@ from .configuration import get_config
 from .models import CourseRunSyncState
 from .platform_api import course_run_key
 from .routing import Router, clear_route_cache
+from .tasks import enqueue_in_background
 
 log = logging.getLogger(__name__)
-
-# Enqueueing happens in Studio's request: ask the broker once, briefly, never the client's
-# default reconnection loop (several seconds per call when the broker is down: docs/architecture.md).
-BROKER_FAILFAST = {"connect_timeout": 2, "transport_options": {"max_retries": 0}}
-# After a failure, no message is sent for this long: a broker outage costs one refused
-# connection per process and window, not one per publish.
-BROKER_PAUSE_SECONDS = 5.0
-_broker = threading.local()  # kombu connections are not thread-safe: one kept-alive (url, connection) per thread
-_broker_down_until = [0.0]
-
-
-def reset_broker_connection():
-    """Forget this thread's connection and any pause (tests; a process that changed its broker)."""
-    kept = getattr(_broker, "kept", None)
-    _broker.kept = None
-    _broker_down_until[0] = 0.0
-    if kept is not None:
-        _release_quietly(kept[1])
 
 
 def course_published(sender, course_key, **kwargs):  # pylint: disable=unused-argument
@@ -101,7 +83,7 @@ def _request_count_update(key):
             due = now + timedelta(seconds=config.coalesce_seconds)
             if last_success:
                 due = max(due, last_success + timedelta(seconds=config.enrollment_count_interval))
-            enqueue(course_id, CourseRunSyncState.objects.request(course_id, key.org, [name], due))
+            enqueue_in_background(course_id, CourseRunSyncState.objects.request(course_id, key.org, [name], due))
     except Exception:  # pylint: disable=broad-except
         log.exception("Could not record the Richie enrollment-count update of course %s.", key)
 
@@ -132,72 +114,4 @@ def _request_and_enqueue(course_key, prices_only=False):
             "Run `./manage.py cms sync_courses_to_richie %s` to deliver it.", key, key,
         )
         return
-    transaction.on_commit(partial(enqueue, str(key), generations))
-
-
-def enqueue(course_id, generations, force=False):
-    """
-    Queue one delivery task per ``{instance: generation}``; return the instances that could not be queued.
-
-    Each task waits until its row is due (``generations.due_at``, from ``request``; now when
-    absent). ``force`` sends even a payload Richie already accepted (the admin's "force resync").
-
-    The rows are pending already: a message that cannot be sent is only late, since the sweep
-    queues it (see ``_send`` for what a broker outage costs the caller).
-    """
-    from .tasks import sync_course_run  # pylint: disable=import-outside-toplevel
-
-    config = get_config()
-    options = {"retry": False}
-    if config.celery_queue:
-        options["queue"] = config.celery_queue
-    now = timezone.now()
-    due_at = getattr(generations, "due_at", {})
-    failed = []
-    for name, generation in generations.items():
-        countdown = max((due_at[name] - now).total_seconds(), 0) if due_at.get(name) else 0
-        args = (course_id, name, generation, True) if force else (course_id, name, generation)
-        error = _send(sync_course_run, args, countdown, options)
-        if error:
-            failed.append(name)
-            log.error(
-                "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
-                "unreachable (%s). The change is saved and the delivery is recorded as pending: "
-                "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`.",
-                course_id, name, error,
-            )
-    return failed
-
-
-def _send(task, args, countdown, options):
-    """
-    Publish one task message on this thread's kept-alive connection; None, or why it could not be sent.
-
-    A connection found dead (the broker restarted) is replaced once at once; when that fails
-    too, this process sends nothing for ``BROKER_PAUSE_SECONDS``: an outage costs one refused
-    connection per window, not one per publish.
-    """
-    if time.monotonic() < _broker_down_until[0]:
-        return f"the broker was unreachable less than {BROKER_PAUSE_SECONDS:g} s ago"
-    url = task.app.conf.broker_url
-    for attempt in (1, 2):
-        kept = getattr(_broker, "kept", None)
-        if kept is None or kept[0] != url:
-            _broker.kept = kept = (url, task.app.connection_for_write(**BROKER_FAILFAST))
-        try:
-            task.apply_async(args=args, connection=kept[1], countdown=countdown, **options)
-            return None
-        except Exception as error:  # pylint: disable=broad-except
-            _broker.kept = None
-            _release_quietly(kept[1])
-            if attempt == 2:
-                _broker_down_until[0] = time.monotonic() + BROKER_PAUSE_SECONDS
-                return f"{type(error).__name__}: {error}"
-    return None
-
-
-def _release_quietly(connection):
-    try:
-        connection.release()
-    except Exception:  # pylint: disable=broad-except
-        log.debug("Releasing a broken broker connection failed.", exc_info=True)
+    transaction.on_commit(partial(enqueue_in_background, str(key), generations))

@@ -14,11 +14,13 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from celery import shared_task
 from django.utils import timezone
 from edx_django_utils.monitoring import set_code_owner_attribute, set_custom_attribute
 
+from . import dispatch
 from .configuration import get_config
 from .delivery import PERMANENT, SUCCESS, TRANSIENT, attempt_bound, backoff_delay, client_for
 from .models import CourseRunSyncState, SyncStatus
@@ -217,8 +219,6 @@ def sweep_richie_sync():
 
 def sweep(pending_grace, retry_failed_after):
     """Queue what is overdue; return the counts. Also ``sync_courses_to_richie --pending --async``."""
-    from .signals import enqueue  # pylint: disable=import-outside-toplevel
-
     def request_again(rows):
         done = 0
         for course_id, org, instance_name in list(rows.values_list("course_id", "org", "instance")):
@@ -240,6 +240,56 @@ def sweep(pending_grace, retry_failed_after):
         retried, refreshed, queued,
     )
     return {"queued": queued, "retried": retried, "refreshed": refreshed}
+
+
+def _delivery_messages(course_id, generations, force):
+    """``(instance, task kwargs, eta, options)`` for each ``{instance: generation}`` of a request."""
+    config = get_config()
+    options = {"queue": config.celery_queue} if config.celery_queue else {}
+    now = timezone.now()
+    due_at = getattr(generations, "due_at", {})
+    for name, generation in generations.items():
+        kwargs = {"course_id": course_id, "instance_name": name, "generation": generation}
+        if force:
+            kwargs["force"] = True
+        due = due_at.get(name)
+        yield name, kwargs, (due if due is not None and due > now else None), options
+
+
+def _log_unqueued(course_id, name, reason):
+    log.error(
+        "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
+        "unreachable (%s). The change is saved and the delivery is recorded as pending: "
+        "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`.",
+        course_id, name, reason,
+    )
+
+
+def enqueue(course_id, generations, force=False):
+    """
+    Queue one delivery per ``{instance: generation}`` now; return the instances that could not be queued.
+
+    Each task waits until its row is due (``generations.due_at``, from ``request``). ``force``
+    sends even a payload Richie already accepted (the admin's "force resync"). For callers that
+    report the outcome: the admin, the sweep.
+    """
+    failed = []
+    for name, kwargs, eta, options in _delivery_messages(course_id, generations, force):
+        error = dispatch.send_now(sync_course_run, kwargs, eta, options)
+        if error:
+            failed.append(name)
+            _log_unqueued(course_id, name, error)
+    return failed
+
+
+def enqueue_in_background(course_id, generations):
+    """
+    Queue the deliveries from this process's sender thread: the receivers' way, which must not wait for the broker.
+
+    The rows are pending already: a message the thread cannot send is only late, since the sweep queues it.
+    """
+    for name, kwargs, eta, options in _delivery_messages(course_id, generations, False):
+        dispatch.send_later(sync_course_run, kwargs, eta, options, on_failure=partial(_log_unqueued, course_id, name))
 
 
 def parked_horizon(config):

@@ -11,6 +11,36 @@ from test_support.richie_receiver import RichieReceiver
 SECRET = "peer-secret-1"
 
 
+class SentMessages(list):
+    """
+    The messages published so far. The receivers publish from the process's sender thread
+    (``dispatch``): every read first waits, boundedly, for that thread to be idle.
+    """
+
+    def _settled(self):
+        from openedx_richie_sync import dispatch  # pylint: disable=import-outside-toplevel
+
+        assert dispatch.flush(10), "the sender thread still has messages after 10 s"
+        return self
+
+    def __iter__(self):
+        return list.__iter__(self._settled())
+
+    def __len__(self):
+        return list.__len__(self._settled())
+
+    def __getitem__(self, index):
+        return list.__getitem__(self._settled(), index)
+
+    def __eq__(self, other):
+        return list.__eq__(self._settled(), other)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return list.__repr__(self._settled())
+
+
 @pytest.fixture
 def receiver():
     with RichieReceiver(secrets=(SECRET,)) as server:
@@ -46,13 +76,14 @@ def fresh_request_cache_and_modulestore():
     from xmodule.modulestore.django import clear_existing_modulestores  # pylint: disable=import-outside-toplevel
 
     from openedx_richie_sync.routing import clear_route_cache  # pylint: disable=import-outside-toplevel
-    from openedx_richie_sync.signals import reset_broker_connection  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync import dispatch  # pylint: disable=import-outside-toplevel
 
     RequestCache.clear_all_namespaces()
     clear_existing_modulestores()
     clear_route_cache()  # site configurations of earlier tests were rolled back without a signal
-    reset_broker_connection()
+    dispatch.reset()
     yield
+    assert dispatch.flush(10), "the sender thread still has messages 10 s after the test"
     RequestCache.clear_all_namespaces()
     clear_existing_modulestores()
 
@@ -90,8 +121,8 @@ def course(db):  # pylint: disable=unused-argument
 
 @pytest.fixture
 def published_tasks():
-    """Every task message handed to the broker (Celery's own publish signal)."""
-    sent = []
+    """Every task message handed to the broker (Celery's own publish signal), once the sender thread is idle."""
+    sent = SentMessages()
 
     def record(sender=None, body=None, headers=None, **kwargs):  # pylint: disable=unused-argument
         sent.append({"task": sender, "args": list(body[0]), "kwargs": body[1], "headers": headers})

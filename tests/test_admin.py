@@ -12,6 +12,7 @@ from django.utils.html import escape
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 
 from .conftest import SECRET, instance_settings
+from .helpers import delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -171,8 +172,8 @@ def test_resync_actions_request_and_queue_one_task_per_row(
         response = run_action(admin_client, action, *selected)
         assert published_tasks == []  # nothing is queued before the request commits
     assert response.status_code == 200 and len(callbacks) == 1
-    assert sorted(task["args"] for task in published_tasks) == sorted(
-        [[FAILED, "catalog", 6, *extra], [SYNCED, "catalog", 4, *extra]]
+    assert sorted(task["kwargs"].items() for task in published_tasks) == sorted(
+        [delivery(FAILED, "catalog", 6, *extra).items(), delivery(SYNCED, "catalog", 4, *extra).items()]
     )
     assert {task["task"] for task in published_tasks} == {"openedx_richie_sync.tasks.sync_course_run"}
     for state, generation in ((rows["synced"], 4), (rows["failed"], 6)):
@@ -196,7 +197,7 @@ def test_rows_of_a_disabled_instance_or_an_org_it_no_longer_serves_are_skipped(
     served = row(OTHER_ORG, instance="partner", generation=2)
     with django_capture_on_commit_callbacks(execute=True):
         response = run_action(admin_client, "resync_now", off, not_served, served)
-    assert [task["args"] for task in published_tasks] == [[OTHER_ORG, "partner", 3]]
+    assert [task["kwargs"] for task in published_tasks] == [delivery(OTHER_ORG, "partner", 3)]
     [(level, text)] = shown_messages(response)
     assert level == "warning" and "Skipped 2 row(s)" in text
     assert f"{SYNCED} → paused" in text and f"{SYNCED} → partner" in text
@@ -210,7 +211,9 @@ def test_one_course_on_two_instances_is_queued_once_per_instance(
     first, second = row(OTHER_ORG), row(OTHER_ORG, instance="partner", generation=0)
     with django_capture_on_commit_callbacks(execute=True):
         run_action(admin_client, "resync_now", first, second)
-    assert sorted(task["args"] for task in published_tasks) == [[OTHER_ORG, "catalog", 4], [OTHER_ORG, "partner", 1]]
+    assert [task["kwargs"] for task in sorted(published_tasks, key=lambda task: task["kwargs"]["instance_name"])] == [
+        delivery(OTHER_ORG, "catalog", 4), delivery(OTHER_ORG, "partner", 1)
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -214,10 +214,10 @@ def test_async_queues_batches_per_instance(richie_sync, receiver, published_task
     status, output = sync("--async", "--batch-size", "2", "--force")
     assert status == 0 and "Queued 3 Celery task(s)" in output
     assert [task["task"] for task in published_tasks] == ["openedx_richie_sync.tasks.sync_course_runs"] * 3
-    assert [task["args"][0] for task in published_tasks] == [
+    assert [task["kwargs"]["course_ids"] for task in published_tasks] == [
         [str(courses[0].id), str(courses[1].id)], [str(courses[2].id), str(courses[3].id)], [str(courses[4].id)]
     ]
-    assert all(task["args"][1:] == ["catalog", True, False] for task in published_tasks)
+    assert all(task["kwargs"] | {"course_ids": None} == {"course_ids": None, "instance_name": "catalog", "force": True, "only_failed": False} for task in published_tasks)
     assert receiver.requests == []
 
 

@@ -16,6 +16,7 @@ from openedx_richie_sync.tasks import deliver, sweep, sync_course_run
 from test_support import studio
 
 from .conftest import make_course
+from .helpers import delivery
 
 pytestmark = pytest.mark.django_db
 COURSE = "course-v1:DemoX+Demo101+2026"
@@ -43,9 +44,9 @@ def test_a_burst_of_publishes_gives_one_delivery_with_the_latest_data(richie_syn
     for language in ("fr", "de", "es"):
         with django_capture_on_commit_callbacks(execute=True):
             publish(language=language)
-    generations = [task["args"][2] for task in published_tasks]
+    generations = [task["kwargs"]["generation"] for task in published_tasks]
     assert generations == [1, 2, 3]
-    results = [sync_course_run.apply(args=task["args"]).get() for task in published_tasks]
+    results = [sync_course_run.apply(kwargs=task["kwargs"]).get() for task in published_tasks]
     assert results == ["superseded", "superseded", "sent"]
     assert len(receiver.requests) == 1 and receiver.runs[LINK]["languages"] == ["es"]
     assert state().status == SyncStatus.SYNCED
@@ -54,9 +55,9 @@ def test_a_burst_of_publishes_gives_one_delivery_with_the_latest_data(richie_syn
 def test_a_duplicate_or_late_message_sends_nothing(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
     with django_capture_on_commit_callbacks(execute=True):
         publish()
-    args = published_tasks[0]["args"]
-    assert sync_course_run.apply(args=args).get() == "sent"
-    assert sync_course_run.apply(args=args).get() == "unchanged"  # e.g. redelivered after a worker restart
+    kwargs = published_tasks[0]["kwargs"]
+    assert sync_course_run.apply(kwargs=kwargs).get() == "sent"
+    assert sync_course_run.apply(kwargs=kwargs).get() == "unchanged"  # e.g. redelivered after a worker restart
     assert len(receiver.requests) == 1
 
 
@@ -64,7 +65,7 @@ def test_a_publish_that_changes_nothing_richie_shows_sends_nothing(richie_sync, 
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             publish(display_name="Renamed in Studio")  # not a field Richie reads
-        assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() in ("sent", "unchanged")
+        assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() in ("sent", "unchanged")
     assert len(receiver.requests) == 1 and state().status == SyncStatus.SYNCED
 
 
@@ -141,21 +142,21 @@ def test_the_sweep_requeues_overdue_pending_rows_only(richie_sync, published_tas
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now() - timedelta(minutes=10))
     CourseRunSyncState.objects.request("course-v1:DemoX+Fresh+2026", "DemoX", ["catalog"], timezone.now())
     assert sweep(pending_grace=300, retry_failed_after=None) == {"queued": 1, "retried": 0, "refreshed": 0}
-    assert [task["args"] for task in published_tasks] == [[COURSE, "catalog", 1]]
+    assert [task["kwargs"] for task in published_tasks] == [delivery(COURSE, "catalog", 1)]
 
 
 def test_deleted_course_is_hidden_then_shown_again_when_recreated(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
     with django_capture_on_commit_callbacks(execute=True):
         publish()
-    sync_course_run.apply(args=published_tasks[-1]["args"]).get()
+    sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get()
     with django_capture_on_commit_callbacks(execute=True):
         studio.delete(COURSE)  # the platform's receiver deletes the overview row
-    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() == "sent"
     assert receiver.requests[-1].json() == {"resource_link": LINK, "catalog_visibility": "hidden"}
     assert receiver.runs[LINK]["catalog_visibility"] == "hidden"
     with django_capture_on_commit_callbacks(execute=True):
         publish()
-    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() == "sent"
     assert receiver.runs[LINK]["catalog_visibility"] == "course_and_search"
 
 
@@ -172,7 +173,7 @@ def test_enrollment_changes_are_throttled(richie_sync, receiver, published_tasks
     assert len(published_tasks) == 1  # one delivery for 31 changes
     eta = published_tasks[0]["headers"]["eta"]
     assert eta >= (state().last_success_at + timedelta(seconds=3599)).isoformat()[:19]
-    assert sync_course_run.apply(args=published_tasks[0]["args"]).get() == "sent"
+    assert sync_course_run.apply(kwargs=published_tasks[0]["kwargs"]).get() == "sent"
     assert receiver.runs[LINK]["enrollment_count"] == 29
 
 
@@ -202,7 +203,7 @@ def test_every_change_of_the_active_count_requests_an_update(richie_sync, receiv
         else:
             enrollment.update_enrollment(is_active=True)
     assert len(published_tasks) == 1
-    assert sync_course_run.apply(args=published_tasks[0]["args"]).get() == "sent"
+    assert sync_course_run.apply(kwargs=published_tasks[0]["kwargs"]).get() == "sent"
     assert receiver.runs[LINK]["enrollment_count"] == expected
 
 

@@ -210,19 +210,19 @@ def test_a_course_mode_change_reaches_the_instances_that_send_prices(settings, r
     course_id = str(course.id)
     with django_capture_on_commit_callbacks(execute=True):
         verified = CourseMode.objects.create(course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49)
-    assert [(task["args"][0], task["args"][1]) for task in published_tasks] == [(course_id, "catalog")]
-    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert [(task["kwargs"]["course_id"], task["kwargs"]["instance_name"]) for task in published_tasks] == [(course_id, "catalog")]
+    assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() == "sent"
     assert receiver.runs[link(course_id)]["price"] == "49.00"
 
     with django_capture_on_commit_callbacks(execute=True):
         verified.min_price = 59
         verified.save()
-    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() == "sent"
     assert receiver.runs[link(course_id)]["price"] == "59.00"
 
     with django_capture_on_commit_callbacks(execute=True):
         verified.delete()
-    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() == "sent"
     assert receiver.runs[link(course_id)]["offer"] == "free" and receiver.runs[link(course_id)]["price"] is None
     assert second_receiver.requests == []  # the instance without prices was never asked
 
@@ -244,7 +244,7 @@ def test_a_mode_that_expires_is_followed_by_the_sweep(settings, receiver, course
     CourseRunSyncState.objects.filter(pk=state.pk).update(refresh_at=timezone.now() - timedelta(seconds=1))
     CourseMode.objects.filter(mode_slug="verified").update(_expiration_datetime=timezone.now() - timedelta(seconds=1))
     assert sweep_task_result()["refreshed"] == 1
-    assert sync_course_run.apply(args=published_tasks[-1]["args"]).get() == "sent"
+    assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() == "sent"
     assert receiver.runs[link(str(course.id))]["certificate_offer"] == "free"
     assert CourseRunSyncState.objects.get().refresh_at is None
 

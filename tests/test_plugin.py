@@ -13,6 +13,8 @@ from openedx_richie_sync.models import CourseRunSyncState
 from openedx_richie_sync.signals import course_published
 from test_support import studio
 
+from .helpers import delivery
+
 APP = "openedx_richie_sync.apps.RichieSyncConfig"
 
 
@@ -67,14 +69,14 @@ def test_publish_enqueues_after_commit_one_task_per_instance(settings, published
         ("catalog", 1), ("partner", 1)
     ]
     callbacks[0]()
-    assert [(t["task"], t["args"]) for t in published_tasks] == [
-        ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "catalog", 1]),
-        ("openedx_richie_sync.tasks.sync_course_run", ["course-v1:DemoX+Demo101+2026", "partner", 1]),
+    assert [(t["task"], t["args"], t["kwargs"]) for t in published_tasks] == [
+        ("openedx_richie_sync.tasks.sync_course_run", [], delivery("course-v1:DemoX+Demo101+2026", "catalog", 1)),
+        ("openedx_richie_sync.tasks.sync_course_run", [], delivery("course-v1:DemoX+Demo101+2026", "partner", 1)),
     ]
     assert not any(task["headers"]["eta"] for task in published_tasks)  # the first change goes out at once
     with django_capture_on_commit_callbacks(execute=True):
         studio.publish(key)  # while that delivery is pending: within the coalescing window
-    assert [task["args"][2] for task in published_tasks[2:]] == [2, 2]
+    assert [task["kwargs"]["generation"] for task in published_tasks[2:]] == [2, 2]
     assert all(task["headers"]["eta"] for task in published_tasks[2:])  # one trailing delivery, after the window
     assert "topsecret" not in repr(published_tasks)
 
@@ -95,6 +97,6 @@ def test_ccx_and_library_keys_are_ignored(settings, published_tasks, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         studio.publish(parsed)
     if "branch" in key:  # a branch is dropped, the run itself is synced
-        assert [t["args"] for t in published_tasks] == [["course-v1:DemoX+Demo101+2026", "catalog", 1]]
+        assert [t["kwargs"] for t in published_tasks] == [delivery("course-v1:DemoX+Demo101+2026", "catalog", 1)]
     else:
         assert published_tasks == []

@@ -6,6 +6,7 @@ import time
 import pytest
 from django.db import transaction
 
+from openedx_richie_sync import dispatch
 from test_support import studio
 
 from ..conftest import make_course
@@ -86,7 +87,8 @@ def test_publishing_with_the_broker_down_does_not_raise(live, redis_server, rich
     redis_server.stop()
     try:
         with caplog.at_level(logging.ERROR, logger="openedx_richie_sync"):
-            publish(course_id="course-v1:DemoX+Down+2026")
+            publish(course_id="course-v1:DemoX+Down+2026")  # returns before the sender thread tries the broker
+            assert dispatch.flush(10)
         messages = [record.getMessage() for record in caplog.records]
         assert len(messages) == 2
         assert all("course-v1:DemoX+Down+2026" in message and "recorded as pending" in message for message in messages)

@@ -350,7 +350,10 @@ class Command(BaseCommand):
                         by_instance.setdefault(name, []).append(run.course_id)
             for name, ids in by_instance.items():
                 if ids:
-                    sync_course_runs.apply_async(args=(ids, name, options["force"], options["failed"]), **task_options)
+                    sync_course_runs.apply_async(
+                        kwargs={"course_ids": ids, "instance_name": name, "force": options["force"], "only_failed": options["failed"]},
+                        **task_options,
+                    )
                     queued += 1
         self.stdout.write(f"Queued {queued} Celery task(s); follow them in the worker logs or with --failed afterwards.")
 
