@@ -38,6 +38,7 @@ class _Sender:
     """The per-process state: a queue, the thread draining it, and the thread-local connections."""
 
     def __init__(self):
+        self.pid = os.getpid()
         self.messages = queue.Queue(maxsize=QUEUE_LIMIT)
         self.thread = None
         self.start_lock = threading.Lock()
@@ -65,10 +66,12 @@ def send_later(task, kwargs, eta, options, on_failure):
     delay the delivery. ``on_failure(reason)`` runs on the sender thread if the message is not
     sent: it should say so; the row stays pending either way.
     """
-    sender = _sender
     if task.app.conf.task_always_eager:  # development settings: run it here, as Celery would
         send_now(task, kwargs, eta, options)
         return
+    if _sender.pid != os.getpid():  # forked by a server that skips Python's fork hooks
+        _after_fork()
+    sender = _sender
     _ensure_thread(sender)
     try:
         sender.messages.put_nowait((task, kwargs, eta, options, on_failure))

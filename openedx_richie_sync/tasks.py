@@ -258,7 +258,7 @@ def _delivery_messages(course_id, generations, force):
 
 def _log_unqueued(course_id, name, reason):
     log.error(
-        "Could not queue the Richie sync of course %s to instance %r: the Celery broker is "
+        "Could not queue the Richie sync of course %s to instance(s) %s: the Celery broker is "
         "unreachable (%s). The change is saved and the delivery is recorded as pending: "
         "the sweep will queue it, or run `./manage.py cms sync_courses_to_richie --pending`.",
         course_id, name, reason,
@@ -286,10 +286,30 @@ def enqueue_in_background(course_id, generations):
     """
     Queue the deliveries from this process's sender thread: the receivers' way, which must not wait for the broker.
 
-    The rows are pending already: a message the thread cannot send is only late, since the sweep queues it.
+    Deliveries due at the same time travel as one ``fan_out_deliveries`` message, which a worker
+    turns into one task per instance: a publish costs Studio's process one message, however many
+    instances serve the course. The rows are pending already: a message the thread cannot send
+    is only late, since the sweep queues it.
     """
+    by_eta = {}
     for name, kwargs, eta, options in _delivery_messages(course_id, generations, False):
-        dispatch.send_later(sync_course_run, kwargs, eta, options, on_failure=partial(_log_unqueued, course_id, name))
+        by_eta.setdefault(eta, (options, {}))[1][name] = kwargs
+    for eta, (options, deliveries) in by_eta.items():
+        names = list(deliveries)
+        if len(names) == 1:
+            task, kwargs = sync_course_run, deliveries[names[0]]
+        else:
+            task = fan_out_deliveries
+            kwargs = {"course_id": course_id, "generations": {name: deliveries[name]["generation"] for name in names}}
+        failed = partial(_log_unqueued, course_id, ", ".join(names))
+        dispatch.send_later(task, kwargs, eta, options, on_failure=failed)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+@set_code_owner_attribute
+def fan_out_deliveries(course_id, generations):
+    """One publish's deliveries to several instances, due now: one ``sync_course_run`` task per instance."""
+    enqueue(course_id, generations)
 
 
 def parked_horizon(config):

@@ -78,10 +78,14 @@ DATABASES = {
 
 if os.environ.get("RICHIE_SYNC_MYSQL"):
     # The platform's own database engine, for a run against MySQL/MariaDB (``make test-mysql``):
-    # RICHIE_SYNC_MYSQL=host:port:user:password:database. PyMySQL stands in for mysqlclient.
-    import pymysql  # pylint: disable=import-outside-toplevel
+    # RICHIE_SYNC_MYSQL=host:port:user:password:database. The platform's driver, mysqlclient, when
+    # it is installed (`make test-mysql` builds it); PyMySQL stands in for it otherwise.
+    try:
+        import MySQLdb  # pylint: disable=import-outside-toplevel,unused-import
+    except ImportError:
+        import pymysql  # pylint: disable=import-outside-toplevel
 
-    pymysql.install_as_MySQLdb()
+        pymysql.install_as_MySQLdb()
     _host, _port, _user, _password, _name = os.environ["RICHIE_SYNC_MYSQL"].split(":")
     DATABASES = {
         "default": {

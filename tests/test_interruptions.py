@@ -97,10 +97,11 @@ def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, cou
 
     from openedx_richie_sync import resync  # pylint: disable=import-outside-toplevel
 
-    monkeypatch.setattr(resync, "RESYNC_LEASE_SECONDS", 1)
+    # Renewed ten times per lease: a run on a busy machine keeps its rows; one that never renewed would lose them.
+    monkeypatch.setattr(resync, "RESYNC_LEASE_SECONDS", 2)
     monkeypatch.setattr(resync, "LEASE_RENEW_SECONDS", 0.2)
     django_settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
-    receiver.timeout_next(1, 2.5)  # one request takes 2.5 leases
+    receiver.timeout_next(1, 5)  # one request takes 2.5 leases
     lapsed, done = [], threading.Event()
 
     def watch():

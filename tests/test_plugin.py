@@ -11,6 +11,7 @@ from xmodule.modulestore.django import COURSE_PUBLISHED
 
 from openedx_richie_sync.models import CourseRunSyncState
 from openedx_richie_sync.signals import course_published
+from openedx_richie_sync.tasks import fan_out_deliveries
 from test_support import studio
 
 from .helpers import delivery
@@ -52,7 +53,7 @@ def test_course_published_receiver_is_connected():
 
 
 @pytest.mark.django_db
-def test_publish_enqueues_after_commit_one_task_per_instance(settings, published_tasks, django_capture_on_commit_callbacks):
+def test_publish_enqueues_after_commit_one_message_that_fans_out_per_instance(settings, published_tasks, django_capture_on_commit_callbacks):
     settings.RICHIE_SYNC = {
         "INSTANCES": [
             {"NAME": "catalog", "URL": "https://a.example.com/api/v1.0/course-runs-sync", "SECRET": "topsecret-1"},
@@ -60,7 +61,8 @@ def test_publish_enqueues_after_commit_one_task_per_instance(settings, published
             {"NAME": "other-org", "URL": "https://c.example.com/api/v1.0/course-runs-sync", "SECRET": "x", "ORGS": ["OtherX"]},
         ]
     }
-    key = CourseKey.from_string("course-v1:DemoX+Demo101+2026")
+    course_id = "course-v1:DemoX+Demo101+2026"
+    key = CourseKey.from_string(course_id)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         studio.publish(key)
     assert published_tasks == [] and len(callbacks) == 1
@@ -69,15 +71,20 @@ def test_publish_enqueues_after_commit_one_task_per_instance(settings, published
         ("catalog", 1), ("partner", 1)
     ]
     callbacks[0]()
+    # Studio's process sends one message for both instances; a worker turns it into one task per instance.
     assert [(t["task"], t["args"], t["kwargs"]) for t in published_tasks] == [
-        ("openedx_richie_sync.tasks.sync_course_run", [], delivery("course-v1:DemoX+Demo101+2026", "catalog", 1)),
-        ("openedx_richie_sync.tasks.sync_course_run", [], delivery("course-v1:DemoX+Demo101+2026", "partner", 1)),
+        ("openedx_richie_sync.tasks.fan_out_deliveries", [], {"course_id": course_id, "generations": {"catalog": 1, "partner": 1}}),
     ]
-    assert not any(task["headers"]["eta"] for task in published_tasks)  # the first change goes out at once
+    assert not published_tasks[0]["headers"]["eta"]  # the first change goes out at once
+    fan_out_deliveries.apply(kwargs=published_tasks[0]["kwargs"]).get()
+    assert [(t["task"], t["kwargs"]) for t in published_tasks[1:]] == [
+        ("openedx_richie_sync.tasks.sync_course_run", delivery(course_id, "catalog", 1)),
+        ("openedx_richie_sync.tasks.sync_course_run", delivery(course_id, "partner", 1)),
+    ]
     with django_capture_on_commit_callbacks(execute=True):
         studio.publish(key)  # while that delivery is pending: within the coalescing window
-    assert [task["kwargs"]["generation"] for task in published_tasks[2:]] == [2, 2]
-    assert all(task["headers"]["eta"] for task in published_tasks[2:])  # one trailing delivery, after the window
+    assert [task["kwargs"]["generations"] for task in published_tasks[3:]] == [{"catalog": 2, "partner": 2}]
+    assert published_tasks[3]["headers"]["eta"]  # one trailing delivery, after the window
     assert "topsecret" not in repr(published_tasks)
 
 
