@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 work=$root/var/wheel
 python=${PYTHON:-python3}
+# The Makefile puts the source tree on PYTHONPATH: not here, where only the wheel may be imported.
+unset PYTHONPATH
 rm -rf "$work"
 mkdir -p "$work/run/var"
 
