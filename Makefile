@@ -56,7 +56,7 @@ bench-publish: requirements services var ## publish path: Studio's cost, commit 
 	$(BIN)/python -m test_support.bench_publish --db $(or $(DB),sqlite) $(if $(QUICK),--quick)
 
 test-wheel: requirements services ## build sdist + wheel, install the wheel in a fresh virtualenv, run the suite against it
-	bash scripts/test-wheel.sh $(or $(PYTEST_ARGS),-m "not tutor")
+	bash scripts/test-wheel.sh $(PYTEST_ARGS)
 
 $(BIN)/.quality-installed: $(BIN)/.installed requirements/quality.txt
 	$(BIN)/pip install --quiet -r requirements/quality.txt
