@@ -18,8 +18,8 @@ run() {
 }
 
 run "$bin/edx_lint" check pylintrc
-# --recursive: the platform stand-ins (test_support/openedx_standins) are folders of modules, not one package.
-run "$bin/pylint" --recursive=y "${paths[@]}"
+# The platform stand-ins are folders of modules under no package: named, and walked with --recursive.
+run "$bin/pylint" --recursive=y "${paths[@]}" test_support/openedx_standins
 run "$bin/pycodestyle" "${paths[@]}"
 run "$bin/isort" --check-only --diff "${paths[@]}"
 run "$bin/ruff" check "${paths[@]}"
