@@ -1,5 +1,5 @@
 # openedx-richie-sync: `make demo` and `make test` set up everything on a fresh machine.
-.PHONY: help requirements services test test-unit test-tutor test-mysql demo bench bench-publish quality upgrade tox clean
+.PHONY: help requirements services test test-unit test-tutor test-mysql test-wheel demo bench bench-publish quality upgrade tox clean
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -12,10 +12,13 @@ export RICHIE_SYNC_DB ?= $(CURDIR)/var/test.sqlite3
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements/test.txt setup.py
+# requirements/test.txt leaves Django out (tox installs the one under test); elsewhere, base.txt's pin.
+DJANGO_PIN = $(shell grep -i '^django==' requirements/base.txt)
+
+$(BIN)/.installed: requirements/test.txt requirements/base.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/test.txt
+	$(BIN)/pip install --quiet -r requirements/test.txt $(DJANGO_PIN)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -52,16 +55,30 @@ bench: requirements services var ## resync benchmark (N=10000 by default; `make 
 bench-publish: requirements services var ## publish path: Studio's cost, commit -> Richie latency, bursts (`QUICK=1`, `DB=mysql`)
 	$(BIN)/python -m test_support.bench_publish --db $(or $(DB),sqlite) $(if $(QUICK),--quick)
 
-quality: requirements ## compile every module
-	$(BIN)/python -m compileall -q openedx_richie_sync tutor-contrib-richie-sync test_support tests
+test-wheel: requirements services ## build sdist + wheel, install the wheel in a fresh virtualenv, run the suite against it
+	bash scripts/test-wheel.sh $(PYTEST_ARGS)
 
-upgrade: ## recompile requirements/*.txt from requirements/*.in
+$(BIN)/.quality-installed: $(BIN)/.installed requirements/quality.txt
+	$(BIN)/pip install --quiet -r requirements/quality.txt
+	touch $@
+
+quality: $(BIN)/.quality-installed ## pylint (edx-lint), pycodestyle, isort, ruff (D rules), code annotations
+	bash scripts/quality.sh $(BIN)
+
+# pip-compile keeps the current pins unless told otherwise: `make upgrade` moves every pin to the
+# newest release in range; `make upgrade PIP_COMPILE_OPTS=` only recompiles (after editing a .in).
+PIP_COMPILE_OPTS ?= --upgrade
+upgrade: export CUSTOM_COMPILE_COMMAND = make upgrade
+upgrade: ## recompile requirements/*.txt from requirements/*.in (each set after the ones it includes)
 	$(BIN)/pip install --quiet pip-tools
-	cd requirements && for name in base test dev; do \
-	  ../$(BIN)/pip-compile --quiet --upgrade --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe -o $$name.txt $$name.in; done
+	cd requirements && for name in base test quality doc dev; do \
+	  ../$(BIN)/pip-compile --quiet $(PIP_COMPILE_OPTS) --no-emit-index-url --no-emit-find-links --strip-extras \
+	    --allow-unsafe -o $$name.txt $$name.in || exit 1; done
+	# tox installs the Django under test; `make requirements` adds base.txt's pin.
+	sed -i '/^[dD]jango==/d' requirements/test.txt
 
 tox: requirements ## the Python 3.11/3.12 x Django 4.2/5.2 matrix
 	$(BIN)/pip install --quiet tox && $(BIN)/tox
 
 clean:
-	rm -rf $(VENV) var .tox build dist *.egg-info
+	rm -rf $(VENV) var .tox build dist *.egg-info .coverage .coverage.*
