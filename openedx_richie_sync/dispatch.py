@@ -123,6 +123,7 @@ def reset():
 
 
 def _ensure_thread(sender):
+    """Start the sender thread of this process on first use (never at import: servers fork after it)."""
     if sender.thread is not None:
         return
     with sender.start_lock:
@@ -132,6 +133,7 @@ def _ensure_thread(sender):
 
 
 def _run(sender):
+    """The sender thread: publish each queued message; a failure is reported and the next one tried."""
     while True:
         task, kwargs, eta, options, on_failure = sender.messages.get()
         try:

@@ -70,6 +70,8 @@ def enrollment_changed(sender, enrollment=None, **kwargs):  # pylint: disable=un
 
 def _request_count_update(key):
     """
+    Request an enrollment-count update where no pending delivery will carry it already.
+
     One read decides: a row pending with no delivery under way already carries this change
     (the common case on a busy course: nothing else is done); the others are requested.
     """
@@ -96,6 +98,7 @@ def _routed(key, prices_only=False):
 
 
 def _request_and_enqueue(course_key, prices_only=False):
+    """Record the deliveries of a changed course in the caller's transaction; queue them once it commits."""
     key = course_run_key(course_key)
     if key is None:
         log.debug("Richie sync ignores %s: not a course run (CCX or library).", course_key)
