@@ -71,7 +71,7 @@ PIP_COMPILE_OPTS ?= --upgrade
 upgrade: export CUSTOM_COMPILE_COMMAND = make upgrade
 upgrade: ## recompile requirements/*.txt from requirements/*.in (each set after the ones it includes)
 	$(BIN)/pip install --quiet pip-tools
-	cd requirements && for name in base test quality doc dev; do \
+	cd requirements && for name in base test quality doc dev mysql; do \
 	  ../$(BIN)/pip-compile --quiet $(PIP_COMPILE_OPTS) --no-emit-index-url --no-emit-find-links --strip-extras \
 	    --allow-unsafe -o $$name.txt $$name.in || exit 1; done
 	# tox installs the Django under test; `make requirements` adds base.txt's pin.

@@ -10,6 +10,14 @@ if ! command -v mariadbd >/dev/null; then
     echo "mariadb-server is missing: install Debian's mariadb-server package"; exit 2
   fi
 fi
+# The platform's driver, mysqlclient (built against Debian's libmariadb-dev); PyMySQL stands in
+# when it cannot be built (no root for the headers).
+if ! .venv/bin/python -c "import MySQLdb" 2>/dev/null; then
+  if ! pkg-config --exists libmariadb 2>/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmariadb-dev pkg-config >/dev/null
+  fi
+  .venv/bin/pip install --quiet -r requirements/mysql.txt || echo "mysqlclient could not be built: PyMySQL stands in for it"
+fi
 dir=$(mktemp -d)
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal >"$dir/install.log" 2>&1
