@@ -188,7 +188,8 @@ def test_a_full_replacement_of_the_site_env_is_reported(newest_tutor):
 def test_a_full_replacement_that_keeps_the_additional_patch_is_fine(newest_tutor):
     operator_patches(
         newest_tutor,
-        ("richie-alpha-production-env", 'DJANGO_CONFIGURATION=Production\n{{ patch("richie-alpha-production-env-additional") }}'),
+        ("richie-alpha-production-env",
+         'DJANGO_CONFIGURATION=Production\n{{ patch("richie-alpha-production-env-additional") }}'),
     )
     saved = with_standin(newest_tutor, sites=("alpha",), plugins=["operator"])
     assert "replaces Richie site" not in saved.stdout + saved.stderr
@@ -197,22 +198,24 @@ def test_a_full_replacement_that_keeps_the_additional_patch_is_fine(newest_tutor
 
 
 def test_an_operator_regex_is_kept_and_checked_against_the_links(newest_tutor):
-    operator_patches(newest_tutor, ("richie-alpha-production-env-additional", r"EDX_COURSE_REGEX=^.*/courses/(?P<course_id>.*)/info/?$"))
+    regex = r"^.*/courses/(?P<course_id>.*)/info/?$"
+    operator_patches(newest_tutor, ("richie-alpha-production-env-additional", f"EDX_COURSE_REGEX={regex}"))
     saved = with_standin(newest_tutor, sites=("alpha",), plugins=["operator"])
     output = saved.stdout + saved.stderr
-    assert site_env(newest_tutor, "alpha")["EDX_COURSE_REGEX"] == r"^.*/courses/(?P<course_id>.*)/info/?$"
-    assert "Richie site 'alpha' has EDX_COURSE_REGEX=^.*/courses/(?P<course_id>.*)/info/?$, which does not read" in output
+    assert site_env(newest_tutor, "alpha")["EDX_COURSE_REGEX"] == regex
+    assert f"Richie site 'alpha' has EDX_COURSE_REGEX={regex}, which does not read" in output
     assert "RESOURCE_LINK_TEMPLATE" in output and "tutor local do richie-sync-check" in output
 
     template = "{lms_root_url}/courses/{course_id}/info"
-    aligned = newest_tutor.run(
-        "config", "save", "--set", "RICHIE_SYNC_SITE_SETTINGS=" + json.dumps({"alpha": {"RESOURCE_LINK_TEMPLATE": template}})
-    )
+    site_settings = {"alpha": {"RESOURCE_LINK_TEMPLATE": template}}
+    aligned = newest_tutor.run("config", "save", "--set", "RICHIE_SYNC_SITE_SETTINGS=" + json.dumps(site_settings))
     assert "does not read" not in aligned.stdout + aligned.stderr
 
 
 def test_another_secret_line_must_hold_the_site_secret(newest_tutor):
-    operator_patches(newest_tutor, ("richie-alpha-production-env-additional", "DJANGO_RICHIE_COURSE_RUN_SYNC_SECRETS=old-one"))
+    operator_patches(
+        newest_tutor, ("richie-alpha-production-env-additional", "DJANGO_RICHIE_COURSE_RUN_SYNC_SECRETS=old-one")
+    )
     saved = with_standin(newest_tutor, sites=("alpha",), plugins=["operator"])
     assert "another plugin sets DJANGO_RICHIE_COURSE_RUN_SYNC_SECRETS without RICHIE_alpha_COURSE_RUN_SYNC_SECRETS" in (
         saved.stdout + saved.stderr
