@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 def check(*args):
+    """(exit status, output) of ``sync_courses_to_richie --check *args``."""
     out = StringIO()
     try:
         call_command("sync_courses_to_richie", "--check", *args, stdout=out, stderr=out)
@@ -35,6 +36,7 @@ def check(*args):
 
 
 def lines_of(output):
+    """{instance name or "<name> (resource link)": verdict} of the command's lines."""
     return dict(line.split(": ", 1) for line in output.splitlines())
 
 

@@ -33,6 +33,7 @@ def site_env(tutor, site):
 
 
 def caddy_aliases(tutor):
+    """The names Caddy answers for inside Docker (``tutor local`` without HTTPS)."""
     caddy = yaml.safe_load(tutor.read(PROD_COMPOSE))["services"]["caddy"]
     return caddy.get("networks", {}).get("default", {}).get("aliases", [])
 
@@ -173,6 +174,7 @@ hooks.Filters.ENV_PATCHES.add_items({patches!r})
 
 
 def operator_patches(tutor, *patches):
+    """A plugin ``operator`` of the operator's, adding ``patches`` ((name, content) pairs)."""
     (tutor.plugins_root / "operator.py").write_text(OPERATOR_PLUGIN.format(patches=list(patches)))
 
 
