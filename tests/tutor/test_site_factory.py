@@ -63,6 +63,10 @@ def test_one_instance_per_site_with_the_secret_both_sides_hold(tutor):
         }
         assert site_env(tutor, site)["DJANGO_RICHIE_COURSE_RUN_SYNC_SECRETS"] == secret
         assert secret not in saved.stdout + saved.stderr
+    assert (
+        "richie-sync: syncing the Richie sites of RICHIE_SITES: richie-alpha (http://alpha.lms.example.org"
+        f"{SYNC_PATH}), richie-beta (http://beta.lms.example.org{SYNC_PATH})"
+    ) in saved.stdout
     for path in SETTINGS_FILES:
         assert richie_sync_setting(tutor, path)["INSTANCES"] == instances, path
 

@@ -140,6 +140,12 @@ def richie_sync_settings(context, instances, extra_settings=None):
     per_site = sites.site_instances(context)
     if per_site is not None and instances == _render_leftovers(context, default_instances()):
         instances = per_site  # the site factory runs the Richie sites, and the operator set no instances
+        if per_site:
+            sites.say(
+                "richie-sync: syncing the Richie sites of RICHIE_SITES: "
+                + ", ".join(f"{item['NAME']} ({item['URL']})" for item in per_site)
+                + " (set RICHIE_SYNC_INSTANCES to choose the instances yourself)."
+            )
     settings = _render_leftovers(context, {**extra_settings, "INSTANCES": instances})
     unwritable = _unwritable(settings)
     if unwritable:
