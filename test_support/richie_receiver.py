@@ -1115,10 +1115,12 @@ class RichieReceiver:
         return self._course_re.match(resource_link) is not None
 
     def _course_code(self, resource_link: str) -> str:
-        """Richie's ``extract_course_code``: the course_id group split like ``split_course_key``.
+        """
+        Richie's ``extract_course_code``: the course_id group split like ``split_course_key``.
 
         Only called once the link matched; whatever Richie cannot split (no ``course_id`` group, a
-        key that is not ``course-v1:ORG+CODE+RUN`` nor ``ORG/CODE/RUN``) is a 500 there."""
+        key that is not ``course-v1:ORG+CODE+RUN`` nor ``ORG/CODE/RUN``) is a 500 there.
+        """
         try:
             course_id = self._course_re.match(resource_link).group("course_id") or ""
         except IndexError:
@@ -1129,10 +1131,12 @@ class RichieReceiver:
         return parts[1]
 
     def _sync_item(self, data: dict, applied: list) -> None:
-        """Validate and store one item (lock held). Raises _ItemError, _MissingLink, _Unexpected.
+        """
+        Validate and store one item (lock held). Raises _ItemError, _MissingLink, _Unexpected.
 
         Same order as Richie's ``sync_course_run``: COURSE_REGEX, then validation, then (creation
-        only) the creation switch and the course page lookup; nothing is stored before that."""
+        only) the creation switch and the course page lookup; nothing is stored before that.
+        """
         link = data.get("resource_link")
         if not link:
             raise _MissingLink()

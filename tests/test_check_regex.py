@@ -1,6 +1,8 @@
 """
-``sync_courses_to_richie --check`` proves the resource link too: a signed course run for a course
-code no Richie course page can have, answered by a receiver that reads links like Richie does.
+``sync_courses_to_richie --check`` proves the resource link too.
+
+It sends a signed course run for a course code no Richie course page can have, answered here by
+a receiver that reads links like Richie does.
 """
 
 from io import StringIO

@@ -101,8 +101,10 @@ def _without_comments(content):
 
 def guard_earlier_connector(name, content):
     """
-    ``content`` of patch ``name``, made conditional on RICHIE_SYNC_REMOVE_EARLIER_CONNECTOR when it
-    is the earlier connector's (exactly what the site factory writes); other patches unchanged.
+    Make the earlier connector's patch conditional on RICHIE_SYNC_REMOVE_EARLIER_CONNECTOR.
+
+    Only a patch exactly in the site factory's form is wrapped; one that mentions the earlier
+    connector otherwise gets an alert; every other patch is returned unchanged.
     """
     if not EARLIER_CONNECTOR.search(content):
         return content
