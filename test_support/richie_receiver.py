@@ -103,11 +103,13 @@ MSG_DATETIME = (
 MSG_INTEGER = "A valid integer is required."
 MSG_NUMBER = "A valid number is required."
 MSG_NO_LMS = "No LMS configuration found for this resource link."
+MSG_CREATION_DEACTIVATED = "Unknown course run when creation is deactivated."
+#: Richie's ``Course.CODE_MAX_LENGTH``: no course page has a longer (normalized) code.
+COURSE_CODE_MAX_LENGTH = 100
 MSG_MISSING_AUTH = "Missing authentication."
 MSG_INVALID_AUTH = "Invalid authentication."
 
 _OTHER_VERSION_RE = re.compile(r"/api/v([^/]+)/course-runs-sync/?")
-_COURSE_KEY_RE = re.compile(r"course-v1:([^+/]+)\+([^+/]+)\+([^+/]+)")
 _INT_DECIMAL_SUFFIX_RE = re.compile(r"\.0*\s*$")
 
 _HTML_TEMPLATE = (
@@ -758,6 +760,9 @@ class RichieReceiver:
         self._course_re = re.compile(course_regex)
         self.known_course_codes = None if known_course_codes is None else set(known_course_codes)
         self._known_cache: tuple[int, frozenset] | None = None
+        #: False imitates a Richie whose default course run sync mode is "manual": it updates the
+        #: runs it has and answers "Unknown course run when creation is deactivated." for others.
+        self.creation_enabled = True
 
         self.lock = threading.RLock()
         self._condition = threading.Condition(self.lock)
@@ -1010,6 +1015,8 @@ class RichieReceiver:
         return ok
 
     def _is_known(self, code: str) -> bool:
+        if len(normalize_code(code)) > COURSE_CODE_MAX_LENGTH:
+            return False  # Richie's course codes are at most 100 characters: no page can have it
         known = self.known_course_codes
         if known is None or code in known:
             return True
@@ -1103,26 +1110,39 @@ class RichieReceiver:
                 result[item["resource_link"]] = {"success": True}
         return status, result
 
-    def _course_code(self, resource_link: str) -> str | None:
-        match = self._course_re.match(resource_link)
-        if match is None:
-            return None
+    def _lms_matches(self, resource_link: str) -> bool:
+        """Richie's ``LMSHandler.select_lms``: ``re.match`` of the backend's COURSE_REGEX."""
+        return self._course_re.match(resource_link) is not None
+
+    def _course_code(self, resource_link: str) -> str:
+        """
+        Richie's ``extract_course_code``: the course_id group split like ``split_course_key``.
+
+        Only called once the link matched; whatever Richie cannot split (no ``course_id`` group, a
+        key that is not ``course-v1:ORG+CODE+RUN`` nor ``ORG/CODE/RUN``) is a 500 there.
+        """
         try:
-            course_id = match.group("course_id")
+            course_id = self._course_re.match(resource_link).group("course_id") or ""
         except IndexError:
-            return None
-        key = _COURSE_KEY_RE.fullmatch(course_id or "")
-        return key.group(2) if key else None
+            raise _Unexpected("COURSE_REGEX has no course_id group") from None
+        parts = course_id[10:].split("+") if course_id.startswith("course-v1:") else course_id.split("/")
+        if len(parts) != 3:
+            raise _Unexpected("the course_id captured by COURSE_REGEX is not a course key")
+        return parts[1]
 
     def _sync_item(self, data: dict, applied: list) -> None:
-        """Validate and store one item (lock held). Raises _ItemError, _MissingLink, _Unexpected."""
+        """
+        Validate and store one item (lock held). Raises _ItemError, _MissingLink, _Unexpected.
+
+        Same order as Richie's ``sync_course_run``: COURSE_REGEX, then validation, then (creation
+        only) the creation switch and the course page lookup; nothing is stored before that.
+        """
         link = data.get("resource_link")
         if not link:
             raise _MissingLink()
         if not isinstance(link, str):
             raise _Unexpected("resource_link is not a string")
-        code = self._course_code(link)
-        if code is None:
+        if not self._lms_matches(link):
             raise _ItemError({"resource_link": [MSG_NO_LMS]})
 
         run = self.runs.get(link)
@@ -1135,8 +1155,12 @@ class RichieReceiver:
         if run is not None:
             if link in self.manual:
                 return  # sync_mode "manual": success, unchanged
+            code = self._course_code(link)
             run.update(cleaned)
         else:
+            if not self.creation_enabled:
+                raise _ItemError({"resource_link": [MSG_CREATION_DEACTIVATED]})
+            code = self._course_code(link)
             if not self._is_known(code):
                 raise _ItemError({"resource_link": [f"Unknown course: {normalize_code(code)}."]})
             run = self.runs[link] = cleaned

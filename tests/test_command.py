@@ -206,7 +206,10 @@ def test_check_reports_each_instance(settings, receiver):
 
 
 def test_check_all_ok_exits_0(richie_sync, receiver):  # pylint: disable=unused-argument
-    assert sync("--check") == (0, f"catalog: OK ({receiver.url} accepted a signed request)\n")
+    status, output = sync("--check")
+    assert status == 0
+    assert output.splitlines()[0] == f"catalog: OK ({receiver.url} accepted a signed request)"
+    assert output.splitlines()[1].startswith("catalog (resource link): OK — Richie's COURSE_REGEX matches ")
 
 
 def test_async_queues_batches_per_instance(richie_sync, receiver, published_tasks):  # pylint: disable=unused-argument

@@ -28,6 +28,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPOSITORY / "tutor-contrib-richie-sync"
 VENVS = REPOSITORY / "var" / "tutor-venvs"
 TUTOR_MAJORS = (19, 20, 21, 22)
+SITE_FACTORY = "tutor-contrib-richie-site-factory==20.0.1"
 PIP_TIMEOUT = 900
 
 
@@ -118,20 +119,24 @@ class Tutor:
         self.root = base / "tutor-root"
         self.plugins_root = base / "tutor-plugins"
         self.home = base / "home"
+        self.extra_env = {}  # e.g. PYTHONPATH of plugins installed beside the virtualenv
         for path in (self.root, self.plugins_root, self.home):
             path.mkdir(parents=True, exist_ok=True)
 
     def run(self, *args, check=True):
+        """Run ``tutor *args`` from the project root (the site factory writes files relative to it)."""
         env = outside_environment(
             TUTOR_ROOT=str(self.root),
             TUTOR_PLUGINS_ROOT=str(self.plugins_root),
             HOME=str(self.home),
             XDG_DATA_HOME=str(self.home / ".local" / "share"),
             XDG_CONFIG_HOME=str(self.home / ".config"),
+            **self.extra_env,
         )
         result = subprocess.run(
             [str(self.venv / "bin" / "tutor"), *args],
             env=env,
+            cwd=self.root,
             capture_output=True,
             text=True,
             timeout=120,
@@ -165,6 +170,25 @@ class Tutor:
 def tutor(tutor_venv, tmp_path):
     """A fresh project."""
     return Tutor(tutor_venv, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def site_factory():
+    """
+    The real tutor-contrib-richie-site-factory 20.0.1 from PyPI, in a folder put on PYTHONPATH.
+
+    Installed without its dependencies (its metadata pins Tutor 20; it needs only Tutor, click and
+    importlib_resources, which every Tutor virtualenv has), beside the virtualenvs rather than in
+    them: ``pip check`` stays clean, and one copy serves Tutor 20 and Tutor 22. Kept in var/.
+    """
+    target = VENVS / f"{SITE_FACTORY.replace('==', '-')}-py{sys.version_info.major}.{sys.version_info.minor}"
+    marker = target / "richie-sync-key"
+    if not (marker.exists() and marker.read_text(encoding="utf-8") == SITE_FACTORY):
+        shutil.rmtree(target, ignore_errors=True)
+        run_checked([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
+                     "--target", str(target), SITE_FACTORY])
+        marker.write_text(SITE_FACTORY, encoding="utf-8")
+    return target
 
 
 @pytest.fixture

@@ -12,6 +12,13 @@ Operators' guide: README.md beside this package. What the plugin changes:
   declared like Tutor's ``cms-worker``, running ``./manage.py cms sync_courses_to_richie --pending
   --async`` every ``RICHIE_SYNC_SWEEP_INTERVAL`` seconds.
 
+With tutor-contrib-richie-site-factory (Richie sites listed in ``RICHIE_SITES``) and no
+``RICHIE_SYNC_INSTANCES`` of the operator's, it connects both sides (module ``sites``): one instance
+per site, the same secret written into each Richie's environment, the site hosts aliased to Caddy
+when HTTPS is off, the earlier connector that the site factory installs removed, and
+``tutor local do richie-sync-check`` to prove the link. The former ``tutor-richie`` plugin
+(14.0.0) cannot be loaded by Tutor 15 or later and is not supported.
+
 This module runs in Tutor's own environment, where Django and the Open edX platform are absent:
 it imports nothing from openedx_richie_sync.
 """
@@ -20,22 +27,25 @@ import ast
 import json
 import math
 import pprint
+import shlex
 from importlib import resources
 
+import click
 import jinja2
 from tutor import exceptions, hooks
+from tutor import plugins as tutor_plugins
 
+from . import sites
 from .__about__ import __version__
-
-# Where the sync endpoint lives on a Richie site.
-SYNC_PATH = "/api/v1.0/course-runs-sync"
+from .sites import SYNC_PATH
 
 
 def default_instances():
     """
-    The Richie instances synced when the operator configures none: one per known Richie site.
+    The Richie instance synced when the operator configures none and no site factory site exists.
 
-    Today that is one site, at ``RICHIE_HOST`` when a plugin defines it, else ``courses.<LMS_HOST>``.
+    It is at ``RICHIE_HOST`` when a plugin defines it, else ``courses.<LMS_HOST>``. When the site
+    factory lists sites, ``richie_sync_settings`` replaces this default by one instance per site.
     """
     return [
         {
@@ -56,6 +66,9 @@ hooks.Filters.CONFIG_DEFAULTS.add_items(
         ("RICHIE_SYNC_INSTANCES", default_instances()),
         ("RICHIE_SYNC_EXTRA_SETTINGS", {}),
         ("RICHIE_SYNC_SWEEP_INTERVAL", 300),
+        # Site factory: per-site instance keys ({"<site>": {"ORGS": [...]}}), and the earlier connector.
+        ("RICHIE_SYNC_SITE_SETTINGS", {}),
+        ("RICHIE_SYNC_REMOVE_EARLIER_CONNECTOR", True),
     ]
 )
 
@@ -123,6 +136,16 @@ def richie_sync_settings(context, instances, extra_settings=None):
         raise exceptions.TutorError(
             "RICHIE_SYNC_EXTRA_SETTINGS may not contain INSTANCES: set RICHIE_SYNC_INSTANCES instead."
         )
+    instances = _render_leftovers(context, instances)
+    per_site = sites.site_instances(context)
+    if per_site is not None and instances == _render_leftovers(context, default_instances()):
+        instances = per_site  # the site factory runs the Richie sites, and the operator set no instances
+        if per_site:
+            sites.say(
+                "richie-sync: syncing the Richie sites of RICHIE_SITES: "
+                + ", ".join(f"{item['NAME']} ({item['URL']})" for item in per_site)
+                + " (set RICHIE_SYNC_INSTANCES to choose the instances yourself)."
+            )
     settings = _render_leftovers(context, {**extra_settings, "INSTANCES": instances})
     unwritable = _unwritable(settings)
     if unwritable:
@@ -156,12 +179,105 @@ def richie_sync_sweep_command(interval):
     return json.dumps(["sh", "-c", script])
 
 
+# What the patches of the Richie sites need, found by the callbacks below.
+_sites_state = {"ready": [], "regex": {}, "secrets_line": {}}
+
+
+def _render_value(context, value):
+    """A value taken from another plugin's patch, rendered like the patch itself."""
+    if "{{" in value or "{%" in value:
+        return context.environment.from_string(value).render(context.get_all())
+    return value
+
+
+@jinja2.pass_context
+def richie_sync_site_env(context, site):
+    """
+    Jinja filter: the line richie-sync appends to a site's environment file (its secret for Richie).
+
+    When another plugin already sets that variable, nothing is added: its value must then hold the
+    site's secret, or the sync answers 401.
+    """
+    secret = sites.site_secret(context, site)
+    regex = _sites_state["regex"].get(site)
+    if regex is not None:
+        sites.check_operator_regex(context, site, _render_value(context, regex))
+    theirs = _sites_state["secrets_line"].get(site)
+    if theirs is None:
+        return f"{sites.SECRETS_VARIABLE}={secret}"
+    if secret not in [item.strip() for item in _render_value(context, theirs).split(",")]:
+        sites.say(
+            f"richie-sync: Richie site {site!r}: another plugin sets {sites.SECRETS_VARIABLE} without "
+            f"{sites.secret_key(site)}, the secret richie-sync signs with: every sync to that site would answer 401. "
+            f"Add ,{{{{ {sites.secret_key(site)} }}}} to that line.",
+            alert=True,
+        )
+    return ""
+
+
 hooks.Filters.ENV_TEMPLATE_FILTERS.add_items(
     [
         ("richie_sync_settings", richie_sync_settings),
         ("richie_sync_sweep_command", richie_sync_sweep_command),
+        ("richie_sync_site_env", richie_sync_site_env),
+        ("richie_sync_removed", sites.richie_sync_removed),
+        ("richie_sync_unremovable", sites.richie_sync_unremovable),
     ]
 )
+
+
+@hooks.Actions.CONFIG_LOADED.add()
+def _remember_sites(config):
+    """The site factory's sites come from the configuration: patches are named after them."""
+    ready = sites.ready_sites(config)
+    if ready != _sites_state["ready"]:
+        _sites_state["ready"] = ready
+        # Tutor caches the patches until a plugin is loaded; these depend on the configuration.
+        cached = getattr(tutor_plugins, "_env_patches", None)
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+
+@hooks.Filters.ENV_PATCHES.add(priority=hooks.priorities.LOW)
+def _site_factory_patches(patches):
+    """
+    After every plugin's patches: guard the earlier connector's, and add each ready site's.
+
+    Runs last (low priority), so it sees what the site factory and the operator's plugins wrote.
+    """
+    result = [(name, sites.guard_earlier_connector(name, content)) for name, content in patches]
+    for site in _sites_state["ready"]:
+        additional = [content for name, content in patches if name == sites.env_patch(site)]
+        replacement = [content for name, content in patches if name == sites.full_env_patch(site)]
+        _sites_state["regex"][site] = sites.operator_regex(additional + replacement)
+        _sites_state["secrets_line"][site] = sites.secrets_value(additional + replacement)
+        if replacement and not any(sites.env_patch(site) in content for content in replacement) and (
+            _sites_state["secrets_line"][site] is None
+        ):
+            sites.say(
+                f"richie-sync: the patch {sites.full_env_patch(site)} of another plugin replaces Richie site "
+                f"{site!r}'s whole environment file, which drops the line richie-sync adds "
+                f"({sites.SECRETS_VARIABLE}): every sync to that site would answer 401. Add to that patch: "
+                f"{sites.SECRETS_VARIABLE}={{{{ {sites.secret_key(site)} }}}} "
+                f"(or {{{{ patch(\"{sites.env_patch(site)}\") }}}}).",
+                alert=True,
+            )
+        result.append((sites.env_patch(site), f"{{{{ {site!r}|richie_sync_site_env }}}}"))
+        # Without HTTPS the hosts do not resolve inside Docker: Caddy answers for them, as for LMS_HOST.
+        result.append(("local-docker-compose-caddy-aliases", f'- "{{{{ {sites.host_key(site)} }}}}"'))
+    return result
+
+
+@click.command(name="richie-sync-check", help="Prove each Richie instance's URL, secret and resource links.")
+@click.option("--instance", "instances", multiple=True, metavar="NAME", help="Only this instance (repeatable).")
+def richie_sync_check(instances):
+    """``tutor local do richie-sync-check``: ``sync_courses_to_richie --check`` in the CMS container."""
+    command = "./manage.py cms sync_courses_to_richie --check"
+    command += "".join(f" --instance {shlex.quote(name)}" for name in instances)
+    return [("cms", command)]
+
+
+hooks.Filters.CLI_DO_COMMANDS.add_item(richie_sync_check)
 
 # Each file of patches/ is the patch of the same name.
 hooks.Filters.ENV_PATCHES.add_items(

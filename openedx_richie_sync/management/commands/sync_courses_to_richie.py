@@ -22,6 +22,7 @@ from ...configuration import get_config, get_config_and_problems
 from ...models import CourseRunSyncState, SyncStatus
 from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_keys, iter_course_runs
 from ...delivery import SUCCESS, RichieClient
+from ...link_check import check_resource_link
 from ...resync import Interrupted, Resync
 from ...routing import Router
 from ...toggles import deliveries_paused
@@ -99,7 +100,8 @@ class Command(BaseCommand):
         modes.add_argument("--pending", action="store_true",
                            help="Deliver now what the publish path left pending (broker or worker down). "
                                 "With --async: run the periodic sweep once (for cron where Celery beat does not run).")
-        modes.add_argument("--check", action="store_true", help="Prove each instance's URL and secret with a harmless signed request.")
+        modes.add_argument("--check", action="store_true",
+                           help="Prove each instance's URL, secret and resource links with harmless signed requests.")
         modes.add_argument("--status", action="store_true", help="Counts of course runs per state and instance; sends nothing.")
         modes.add_argument("--dry-run", action="store_true", help="Print the payloads a resync would send (JSON lines); send nothing.")
         parser.add_argument("--async", action="store_true", dest="use_celery", help="Queue Celery tasks instead of sending from this process.")
@@ -326,6 +328,9 @@ class Command(BaseCommand):
             delivery = RichieClient(instance).check()
             if delivery.outcome == SUCCESS:
                 self.stdout.write(f"{instance.name}: OK ({instance.safe_url} accepted a signed request)")
+                link = check_resource_link(instance)  # the URL and secret work: does COURSE_REGEX read our links?
+                self.stdout.write(f"{instance.name} (resource link): {link.line}")
+                status = status if link.ok else 1
                 continue
             status = 1
             verdict = {401: "wrong secret", 403: "no signature received", 404: "missing endpoint"}.get(delivery.status)
