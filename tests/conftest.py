@@ -1,14 +1,11 @@
 """Fixtures shared by the test suite: a Richie-compatible receiver, configuration, sample courses."""
 
-from datetime import datetime, timezone
-
 import pytest
 from celery.signals import before_task_publish
-from opaque_keys.edx.keys import CourseKey
 
 from test_support.richie_receiver import RichieReceiver
 
-SECRET = "peer-secret-1"
+from .helpers import SECRET, instance_settings, make_course
 
 
 class SentMessages(list):
@@ -53,10 +50,6 @@ def second_receiver():
         yield server
 
 
-def instance_settings(name, url, secret=SECRET, **extra):
-    return {"NAME": name, "URL": url, "SECRET": secret, **extra}
-
-
 @pytest.fixture
 def richie_sync(settings, receiver):
     """Point RICHIE_SYNC at the receiver; returns the dict so tests can add instances or knobs."""
@@ -75,8 +68,8 @@ def fresh_request_cache_and_modulestore():
     from edx_django_utils.cache import RequestCache  # pylint: disable=import-outside-toplevel
     from xmodule.modulestore.django import clear_existing_modulestores  # pylint: disable=import-outside-toplevel
 
-    from openedx_richie_sync.routing import clear_route_cache  # pylint: disable=import-outside-toplevel
     from openedx_richie_sync import dispatch  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync.routing import clear_route_cache  # pylint: disable=import-outside-toplevel
 
     RequestCache.clear_all_namespaces()
     clear_existing_modulestores()
@@ -86,32 +79,6 @@ def fresh_request_cache_and_modulestore():
     assert dispatch.flush(10), "the sender thread still has messages 10 s after the test"
     RequestCache.clear_all_namespaces()
     clear_existing_modulestores()
-
-
-def make_course(course_id="course-v1:DemoX+Demo101+2026", **fields):
-    """
-    The course in the modulestore and its CourseOverview row, as Studio's publish leaves them.
-
-    The row is written directly (no signal is sent); ``test_support.studio.publish`` then
-    publishes the same course the way Studio does.
-    """
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
-    from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
-
-    key = CourseKey.from_string(course_id)
-    values = {
-        "org": key.org,
-        "display_name": f"Course {key.course}",
-        "start": datetime(2026, 9, 1, 8, 0, tzinfo=timezone.utc),
-        "end": datetime(2026, 12, 20, 18, 0, tzinfo=timezone.utc),
-        "enrollment_start": datetime(2026, 6, 1, tzinfo=timezone.utc),
-        "enrollment_end": datetime(2026, 9, 15, tzinfo=timezone.utc),
-        "language": "en",
-        "catalog_visibility": "both",
-    }
-    values.update(fields)
-    modulestore().save_course(key, **{name: value for name, value in values.items() if name != "org"})
-    return CourseOverview.objects.update_or_create(id=key, defaults=values)[0]
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from django.utils.html import escape
 
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 
-from .conftest import SECRET, instance_settings
-from .helpers import delivery
+from .helpers import SECRET, delivery, instance_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from openedx_richie_sync.link_check import (
 )
 from test_support.richie_receiver import RichieReceiver, normalize_code
 
-from .conftest import SECRET, instance_settings
+from .helpers import SECRET, instance_settings
 
 LMS = "https://lms.example.com"
 pytestmark = pytest.mark.django_db

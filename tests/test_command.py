@@ -11,7 +11,7 @@ from django.utils import timezone
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from test_support.richie_receiver import RichieReceiver
 
-from .conftest import SECRET, instance_settings, make_course
+from .helpers import SECRET, instance_settings, make_course, site_configuration
 
 pytestmark = pytest.mark.django_db
 
@@ -311,7 +311,9 @@ def test_pending_delivers_only_the_selected_courses(richie_sync, receiver):  # p
 
 @pytest.mark.parametrize("args", [["--check", "--dry-run"], ["--status", "--pending"], ["--pending", "--check"]])
 def test_modes_are_mutually_exclusive(richie_sync, receiver, capsys, args):  # pylint: disable=unused-argument
-    from openedx_richie_sync.management.commands.sync_courses_to_richie import Command  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync.management.commands.sync_courses_to_richie import (  # pylint: disable=import-outside-toplevel
+        Command,
+    )
 
     with pytest.raises(SystemExit) as exit_:
         Command().run_from_argv(["manage.py", "sync_courses_to_richie", *args])
@@ -321,7 +323,9 @@ def test_modes_are_mutually_exclusive(richie_sync, receiver, capsys, args):  # p
 
 def test_resync_rebuilds_outdated_overviews_and_reports_courses_that_fail_to_load(richie_sync, receiver):  # pylint: disable=unused-argument
     """get_all_courses returns rows as stored; the platform rebuilds an outdated row before trusting it."""
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
     from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
 
     current, outdated, broken = make_courses(3)
@@ -334,3 +338,39 @@ def test_resync_rebuilds_outdated_overviews_and_reports_courses_that_fail_to_loa
     assert receiver.runs[link(str(outdated.id))]["languages"] == ["fr"]
     assert receiver.runs[link(str(current.id))]["languages"] == ["en"]
     assert CourseOverview.objects.get(id=outdated.id).version == CourseOverview.VERSION
+
+
+def test_status_counts_per_instance(richie_sync, receiver):  # pylint: disable=unused-argument
+    make_course("course-v1:DemoX+Ok+2026")
+    make_course("course-v1:DemoX+Orphan+2026")
+    receiver.set_known_course_codes({"OK"})
+    with pytest.raises(SystemExit):
+        call_command("sync_courses_to_richie", stdout=StringIO())
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("sync_courses_to_richie", "--status", stdout=out)
+    assert exit_.value.code == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["instance", "pending", "synced", "failed"]
+    assert lines[1].split() == ["catalog", "0", "1", "1"]
+
+
+def test_command_finds_instances_declared_only_in_site_configuration(settings, receiver):
+    settings.RICHIE_SYNC = {"INSTANCES": []}
+    site_configuration("OrgS", RICHIE_SYNC={"INSTANCES": [{"NAME": "orgs-richie", "URL": receiver.url, "SECRET": SECRET}]})
+    make_course("course-v1:OrgS+S1+2026")
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("sync_courses_to_richie", "--check", stdout=out)
+    assert exit_.value.code == 0 and out.getvalue().startswith("orgs-richie: OK")
+    out = StringIO()
+    call_command("sync_courses_to_richie", stdout=out)
+    assert "orgs-richie: sent 1" in out.getvalue() and len(receiver.runs) == 1
+
+
+def test_dry_run_wins_over_async(richie_sync, receiver, published_tasks):  # pylint: disable=unused-argument
+    make_course()
+    out = StringIO()
+    call_command("sync_courses_to_richie", "--dry-run", "--async", stdout=out)
+    assert published_tasks == [] and receiver.requests == []
+    assert '"instance":"catalog"' in out.getvalue()

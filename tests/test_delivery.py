@@ -20,7 +20,7 @@ from openedx_richie_sync.delivery import (
     parse_retry_after,
 )
 
-from .conftest import SECRET
+from .helpers import SECRET
 
 LINK = "https://lms.example.com/courses/course-v1:DemoX+Demo101+2026/info"
 PAYLOAD = {"resource_link": LINK, "start": "2026-09-01T08:00:00Z", "languages": ["en"]}

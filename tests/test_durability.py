@@ -15,8 +15,7 @@ from openedx_richie_sync.resync import ItemResult
 from openedx_richie_sync.tasks import deliver, sweep, sync_course_run
 from test_support import studio
 
-from .conftest import make_course
-from .helpers import delivery
+from .helpers import delivery, make_course
 
 pytestmark = pytest.mark.django_db
 COURSE = "course-v1:DemoX+Demo101+2026"

@@ -18,7 +18,7 @@ from openedx_richie_sync.resync import BATCH_BACKOFF_MAX, BatchSender, Prepared
 from openedx_richie_sync.signing import payload_hash, serialize
 from openedx_richie_sync.tasks import parked_horizon
 
-from .conftest import SECRET
+from .helpers import SECRET
 
 LINK = "https://lms.example.com/courses/course-v1:DemoX+Demo101+2026/info"
 PAYLOAD = {"resource_link": LINK, "start": "2026-09-01T08:00:00Z", "languages": ["en"]}

@@ -18,7 +18,7 @@ from openedx_richie_sync.models import CourseRunSyncState
 from openedx_richie_sync.resync import RESYNC_LEASE_SECONDS
 from test_support.services import ROOT, platform_environment
 
-from .conftest import instance_settings, make_course
+from .helpers import instance_settings, make_course
 
 COURSES = [f"course-v1:DemoX+C{index}+2026" for index in range(6)]
 

@@ -5,7 +5,7 @@ from opaque_keys.edx.keys import CourseKey
 
 from openedx_richie_sync.platform_api import course_run_key, iter_course_runs, load_course_run
 
-from .conftest import make_course
+from .helpers import make_course
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +47,10 @@ def test_filters_by_org_and_keys():
 
 
 def test_ccx_overviews_are_not_course_runs():
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
     from ccx_keys.locator import CCXLocator  # pylint: disable=import-outside-toplevel
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
 
     make_course("course-v1:DemoX+A+1")
     CourseOverview.objects.create(id=CCXLocator.from_string("ccx-v1:DemoX+A+1+ccx@2"), org="DemoX")

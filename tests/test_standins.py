@@ -1,36 +1,35 @@
 """Checks that the Open edX test stand-ins behave like the platform modules they mirror."""
 
-from datetime import timedelta
-
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery import shared_task
+from common.djangoapps.course_modes.models import CourseMode, Mode
+from common.djangoapps.student.models import CourseEnrollment, EnrollStatusChange
+from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE
 from django.contrib.sites.models import Site
 from django.db import connection
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from edx_django_utils.cache import RequestCache
+from opaque_keys.edx.keys import CourseKey
+from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
+from openedx.core.djangoapps.site_configuration.helpers import get_value_for_org
+from openedx.core.djangoapps.site_configuration.models import SiteConfiguration
 from openedx_events.learning.signals import (
     COURSE_ENROLLMENT_CHANGED,
     COURSE_ENROLLMENT_CREATED,
     COURSE_UNENROLLMENT_COMPLETED,
 )
-from django.db.models import QuerySet
-from django.utils import timezone
-from opaque_keys.edx.keys import CourseKey
-
-from common.djangoapps.course_modes.models import CourseMode, Mode
-from common.djangoapps.student.models import CourseEnrollment, EnrollStatusChange
-from common.djangoapps.student.signals.signals import ENROLL_STATUS_CHANGE
-from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
-from openedx.core.djangoapps.site_configuration.helpers import get_value_for_org
-from openedx.core.djangoapps.site_configuration.models import SiteConfiguration
-from test_support import studio
 from xmodule.modulestore.django import COURSE_DELETED, COURSE_PUBLISHED, SignalHandler, SwitchedSignal, modulestore
 from xmodule.modulestore.mixed import MixedModuleStore
+
+from test_support import studio
 
 KEY = CourseKey.from_string("course-v1:OrgA+CS101+2026_T1")
 OTHER_KEY = CourseKey.from_string("course-v1:orgb+MATH1+2026")

@@ -8,7 +8,7 @@ import pytest
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
 from openedx_richie_sync.tasks import sweep, sync_course_run
 
-from .conftest import SECRET, instance_settings, make_course
+from .helpers import SECRET, instance_settings, make_course
 
 LINK = "https://lms.example.com/courses/course-v1:DemoX+Demo101+2026/info"
 COURSE = "course-v1:DemoX+Demo101+2026"
@@ -138,7 +138,9 @@ def test_no_secret_in_logs_even_at_debug(richie_sync, receiver, course, caplog):
 
 def test_a_course_that_fails_to_load_is_a_permanent_explained_failure(richie_sync, receiver, course):  # pylint: disable=unused-argument
     """The platform raises OSError for a course it cannot load: not a task crash retried for ever."""
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
     from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
 
     modulestore().break_course(course.id, "Invalid XML in the course's policy")
@@ -214,3 +216,28 @@ def test_languages_a_hook_sets_wrong_are_blamed_on_the_hook_not_sent(richie_sync
     error = CourseRunSyncState.objects.get().last_error
     assert "PAYLOAD_HOOK tests.test_tasks.bad_languages_hook set languages ['en-us']" in error
     assert "LANGUAGE_MAPPING" not in error and receiver.requests == []
+
+
+def test_a_retrying_delivery_is_not_due_for_the_sweep_before_its_retry(richie_sync, receiver, course):  # pylint: disable=unused-argument
+    from datetime import timedelta  # pylint: disable=import-outside-toplevel
+
+    from django.utils import timezone  # pylint: disable=import-outside-toplevel
+
+    from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
+
+    richie_sync.update(RETRY_BACKOFF=60, RETRY_BACKOFF_MAX=60)
+    receiver.rate_limit_next(1, retry_after=30)  # the retry is due in 30 s at least
+    generation = CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], timezone.now())["catalog"]
+    outcome = deliver(str(course.id), "catalog", generation)
+    assert outcome.result == "retrying"
+    row = CourseRunSyncState.objects.get()
+    assert row.status == SyncStatus.PENDING and row.due_at > timezone.now() + timedelta(seconds=25)
+    assert not CourseRunSyncState.objects.due(grace_seconds=0).exists()
+
+
+def test_tls_failure_is_permanent_with_advice(settings, receiver, course):
+    # An https URL on a plain-HTTP port: the handshake fails before any certificate is seen.
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url.replace("http://", "https://"))]}
+    assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
+    row = CourseRunSyncState.objects.get()
+    assert row.retryable is False and "TLS handshake failed" in row.last_error and "serves plain HTTP" in row.last_error

@@ -12,7 +12,7 @@ from test_support import celery_app
 from test_support.richie_receiver import RichieReceiver
 from test_support.services import CeleryWorker, RedisServer
 
-from ..conftest import SECRET, instance_settings
+from ..helpers import SECRET, instance_settings
 
 PARTNER_SECRET = "partner-secret"
 

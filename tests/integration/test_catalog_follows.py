@@ -10,7 +10,7 @@ from django.db import transaction
 
 from test_support import studio
 
-from ..conftest import make_course
+from ..helpers import make_course
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,9 @@ def run(richie):
 @pytest.fixture
 def priced_course(live):  # pylint: disable=unused-argument
     """A course of an organisation whose site configuration turns prices on, published once."""
-    from openedx.core.djangoapps.site_configuration.models import SiteConfiguration  # pylint: disable=import-outside-toplevel
+    from openedx.core.djangoapps.site_configuration.models import (  # pylint: disable=import-outside-toplevel
+        SiteConfiguration,
+    )
 
     site = Site.objects.create(domain="pricex.example.com", name="PriceX")
     SiteConfiguration.objects.create(

@@ -19,7 +19,7 @@ from openedx_richie_sync.payload import build_payload
 from openedx_richie_sync.platform_api import load_course_run
 from test_support import studio
 
-from ..conftest import make_course
+from ..helpers import make_course
 
 pytestmark = pytest.mark.integration
 LANGUAGES = ["en", "fr", "de", "es-419", "pt_BR", "zh_CN", "it"]

@@ -9,7 +9,7 @@ from django.db import transaction
 from openedx_richie_sync import dispatch
 from test_support import studio
 
-from ..conftest import make_course
+from ..helpers import make_course
 
 pytestmark = pytest.mark.integration
 
