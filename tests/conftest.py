@@ -1,5 +1,7 @@
 """Fixtures shared by the test suite: a Richie-compatible receiver, configuration, sample courses."""
 
+# pylint: disable=redefined-outer-name  # pytest passes fixtures by name
+
 import pytest
 from celery.signals import before_task_publish
 
@@ -10,8 +12,10 @@ from .helpers import SECRET, instance_settings, make_course
 
 class SentMessages(list):
     """
-    The messages published so far. The receivers publish from the process's sender thread
-    (``dispatch``): every read first waits, boundedly, for that thread to be idle.
+    The messages published so far.
+
+    The receivers publish from the process's sender thread (``dispatch``): every read first waits,
+    boundedly, for that thread to be idle.
     """
 
     def _settled(self):
@@ -91,7 +95,7 @@ def published_tasks():
     """Every task message handed to the broker (Celery's own publish signal), once the sender thread is idle."""
     sent = SentMessages()
 
-    def record(sender=None, body=None, headers=None, **kwargs):  # pylint: disable=unused-argument
+    def record(sender=None, body=None, headers=None, **kwargs):
         sent.append({"task": sender, "args": list(body[0]), "kwargs": body[1], "headers": headers})
 
     before_task_publish.connect(record, weak=False)

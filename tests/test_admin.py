@@ -1,5 +1,7 @@
 """The sync-state admin: read-only pages, the resync actions, and no secret on any page."""
 
+# pylint: disable=redefined-outer-name  # pytest passes fixtures by name
+
 import json
 import re
 from datetime import timedelta
@@ -83,7 +85,8 @@ def shown_messages(response):
 # Changelist
 
 
-def test_changelist_shows_every_row_with_its_columns(admin_client, richie_sync, rows):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "rows")
+def test_changelist_shows_every_row_with_its_columns(admin_client):
     response = admin_client.get(URL)
     assert response.status_code == 200
     assert len(listed(response)) == 4
@@ -94,7 +97,8 @@ def test_changelist_shows_every_row_with_its_columns(admin_client, richie_sync, 
     assert 'class="field-status_display"' in content and ">Failed</strong>" in content
 
 
-def test_changelist_filters_by_status_instance_and_org(admin_client, richie_sync, rows):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "rows")
+def test_changelist_filters_by_status_instance_and_org(admin_client):
     assert listed(admin_client.get(URL, {"status__exact": "failed"})) == [(FAILED, "catalog")]
     assert listed(admin_client.get(URL + "?status__exact=pending")) == [(OTHER_ORG, "catalog")]
     assert listed(admin_client.get(URL, {"instance": "old-catalog"})) == [(SYNCED, "old-catalog")]
@@ -103,7 +107,8 @@ def test_changelist_filters_by_status_instance_and_org(admin_client, richie_sync
     assert "?instance=old-catalog" in content and "?org=OtherU" in content  # filter choices come from the table
 
 
-def test_changelist_search_by_course_key_and_org(admin_client, richie_sync, rows):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "rows")
+def test_changelist_search_by_course_key_and_org(admin_client):
     assert listed(admin_client.get(URL, {"q": "Demo101"})) == [(SYNCED, "catalog"), (SYNCED, "old-catalog")]
     assert listed(admin_client.get(URL, {"q": FAILED})) == [(FAILED, "catalog")]
     assert listed(admin_client.get(URL, {"q": "otheru"})) == [(OTHER_ORG, "catalog")]
@@ -113,7 +118,8 @@ def test_changelist_search_by_course_key_and_org(admin_client, richie_sync, rows
 # Change page
 
 
-def test_change_page_is_read_only_and_shows_the_payload_and_richies_error(admin_client, richie_sync, rows):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_change_page_is_read_only_and_shows_the_payload_and_richies_error(admin_client, rows):
     response = admin_client.get(f"{URL}{rows['synced'].pk}/change/")
     assert response.status_code == 200
     content = response.content.decode()
@@ -132,7 +138,8 @@ def test_change_page_is_read_only_and_shows_the_payload_and_richies_error(admin_
     assert 'name="_save"' not in content
 
 
-def test_a_change_post_changes_nothing(admin_client, richie_sync, rows):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_a_change_post_changes_nothing(admin_client, rows):
     state = rows["failed"]
     response = admin_client.post(f"{URL}{state.pk}/change/", {"status": "synced", "generation": 99, "last_error": ""})
     assert response.status_code == 403
@@ -140,13 +147,17 @@ def test_a_change_post_changes_nothing(admin_client, richie_sync, rows):  # pyli
     assert (state.status, state.generation, state.last_error) == (SyncStatus.FAILED, 5, ERROR)
 
 
-def test_no_add_page(admin_client, richie_sync):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_no_add_page(admin_client):
     assert admin_client.get(f"{URL}add/").status_code == 403
-    assert admin_client.post(f"{URL}add/", {"course_id": SYNCED, "instance": "catalog", "org": "DemoX"}).status_code == 403
+    assert (
+        admin_client.post(f"{URL}add/", {"course_id": SYNCED, "instance": "catalog", "org": "DemoX"}).status_code == 403
+    )
     assert not CourseRunSyncState.objects.exists()
 
 
-def test_only_superusers_delete(admin_client, client, django_user_model, richie_sync, rows):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_only_superusers_delete(admin_client, client, django_user_model, rows):
     staff = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(content_type__app_label="richie_sync"))
     client.force_login(staff)
@@ -163,9 +174,11 @@ def test_only_superusers_delete(admin_client, client, django_user_model, richie_
 
 
 @pytest.mark.parametrize("action, extra", [("resync_now", []), ("force_resync", [True])])
+@pytest.mark.usefixtures("with_canary")
+# pylint: disable-next=too-many-positional-arguments  # pytest passes fixtures by name
 def test_resync_actions_request_and_queue_one_task_per_row(
-    action, extra, admin_client, with_canary, rows, published_tasks, django_capture_on_commit_callbacks
-):  # pylint: disable=unused-argument
+    action, extra, admin_client, rows, published_tasks, django_capture_on_commit_callbacks
+):
     selected = (rows["synced"], rows["failed"], rows["gone"])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = run_action(admin_client, action, *selected)
@@ -187,11 +200,14 @@ def test_resync_actions_request_and_queue_one_task_per_row(
     assert_no_secret(response)
 
 
+@pytest.mark.usefixtures("rows")
 def test_rows_of_a_disabled_instance_or_an_org_it_no_longer_serves_are_skipped(
-    admin_client, with_canary, rows, published_tasks, django_capture_on_commit_callbacks
-):  # pylint: disable=unused-argument
+    admin_client, with_canary, published_tasks, django_capture_on_commit_callbacks
+):
     off = row(SYNCED, instance="paused")
-    with_canary["INSTANCES"].append(instance_settings("paused", "https://richie.example.com/api/v1.0/course-runs-sync", ENABLED=False))
+    with_canary["INSTANCES"].append(
+        instance_settings("paused", "https://richie.example.com/api/v1.0/course-runs-sync", ENABLED=False)
+    )
     not_served = row(SYNCED, instance="partner")  # partner serves OtherU only
     served = row(OTHER_ORG, instance="partner", generation=2)
     with django_capture_on_commit_callbacks(execute=True):
@@ -204,9 +220,10 @@ def test_rows_of_a_disabled_instance_or_an_org_it_no_longer_serves_are_skipped(
     assert_no_secret(response)
 
 
+@pytest.mark.usefixtures("with_canary")
 def test_one_course_on_two_instances_is_queued_once_per_instance(
-    admin_client, with_canary, published_tasks, django_capture_on_commit_callbacks
-):  # pylint: disable=unused-argument
+    admin_client, published_tasks, django_capture_on_commit_callbacks
+):
     first, second = row(OTHER_ORG), row(OTHER_ORG, instance="partner", generation=0)
     with django_capture_on_commit_callbacks(execute=True):
         run_action(admin_client, "resync_now", first, second)
@@ -216,7 +233,8 @@ def test_one_course_on_two_instances_is_queued_once_per_instance(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_success_message_counts_queued_deliveries(admin_client, with_canary, rows, published_tasks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("with_canary")
+def test_the_success_message_counts_queued_deliveries(admin_client, rows, published_tasks):
     response = run_action(admin_client, "force_resync", rows["synced"], rows["other_org"], rows["gone"])
     assert len(published_tasks) == 2
     levels = dict(shown_messages(response))
@@ -226,7 +244,8 @@ def test_the_success_message_counts_queued_deliveries(admin_client, with_canary,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_broker_outage_leaves_the_rows_pending_and_says_how_to_deliver_them(admin_client, richie_sync, rows, published_tasks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "published_tasks")
+def test_a_broker_outage_leaves_the_rows_pending_and_says_how_to_deliver_them(admin_client, rows):
     from test_support import celery_app  # pylint: disable=import-outside-toplevel
 
     previous = celery_app.conf.broker_url
@@ -247,7 +266,8 @@ def test_a_broker_outage_leaves_the_rows_pending_and_says_how_to_deliver_them(ad
 # Secrets
 
 
-def test_no_page_shows_a_secret(admin_client, with_canary, rows, settings):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("with_canary")
+def test_no_page_shows_a_secret(admin_client, rows, settings):
     settings.RICHIE_SYNC["INSTANCES"][0]["SECRET"] = CANARY + "-catalog"
     pages = ["/admin/", "/admin/richie_sync/", URL, f"{URL}?status__exact=failed", f"{URL}?q=DemoX"]
     pages += [f"{URL}{state.pk}/change/" for state in rows.values()]
@@ -260,10 +280,13 @@ def test_no_page_shows_a_secret(admin_client, with_canary, rows, settings):  # p
         assert_no_secret(run_action(admin_client, action, *rows.values()))
 
 
-def test_changelist_shows_configuration_errors_as_a_banner(admin_client, settings, rows):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("rows")
+def test_changelist_shows_configuration_errors_as_a_banner(admin_client, settings):
     settings.RICHIE_SYNC = {
-        "INSTANCES": [instance_settings("catalog", "https://richie.example.com/api/v1.0/course-runs-sync", secret=CANARY),
-                      {"NAME": "broken", "URL": "https://richie.example.com/api/v1.0/course-runs-sync"}],
+        "INSTANCES": [
+            instance_settings("catalog", "https://richie.example.com/api/v1.0/course-runs-sync", secret=CANARY),
+            {"NAME": "broken", "URL": "https://richie.example.com/api/v1.0/course-runs-sync"},
+        ],
     }
     content = admin_client.get(URL).content.decode()
     assert "richie_sync.E005" in content and escape("'broken' has no SECRET") in content

@@ -38,7 +38,8 @@ def sync(*args):
     return status, out.getvalue() + err.getvalue()
 
 
-def test_syncs_every_course_in_batches(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_syncs_every_course_in_batches(receiver):
     courses = make_courses(25)
     status, output = sync("--batch-size", "10")
     assert status == 0, output
@@ -49,7 +50,8 @@ def test_syncs_every_course_in_batches(richie_sync, receiver):  # pylint: disabl
     assert CourseRunSyncState.objects.filter(status=SyncStatus.SYNCED).count() == 25
 
 
-def test_rerun_without_changes_sends_nothing(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_rerun_without_changes_sends_nothing(receiver):
     make_courses(12)
     assert sync()[0] == 0
     receiver.reset()
@@ -58,20 +60,24 @@ def test_rerun_without_changes_sends_nothing(richie_sync, receiver):  # pylint: 
     assert "catalog: sent 0, unchanged 12, failed 0 (0 HTTP requests)" in output
 
 
-def test_only_changed_courses_are_sent_and_force_sends_all(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_only_changed_courses_are_sent_and_force_sends_all(receiver):
     courses = make_courses(5)
     sync()
     make_course(str(courses[2].id), language="fr")
     receiver.reset()
     assert sync()[0] == 0
-    assert [item["resource_link"] for request in receiver.requests for item in request.json()] == [link(str(courses[2].id))]
+    assert [item["resource_link"] for request in receiver.requests for item in request.json()] == [
+        link(str(courses[2].id))
+    ]
     receiver.reset()
     status, output = sync("--force")
     assert status == 0 and len(receiver.applied) == 5
     assert "sent 5, unchanged 0" in output
 
 
-def test_publish_path_uses_the_same_record(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_publish_path_uses_the_same_record(receiver):
     from openedx_richie_sync.tasks import sync_course_run  # pylint: disable=import-outside-toplevel
 
     (course,) = make_courses(1)
@@ -83,7 +89,10 @@ def test_publish_path_uses_the_same_record(richie_sync, receiver):  # pylint: di
 
 def test_course_arguments_org_and_instance(settings, receiver, second_receiver):
     settings.RICHIE_SYNC = {
-        "INSTANCES": [instance_settings("catalog", receiver.url), instance_settings("partner", second_receiver.url, secret="other-secret")]
+        "INSTANCES": [
+            instance_settings("catalog", receiver.url),
+            instance_settings("partner", second_receiver.url, secret="other-secret"),
+        ]
     }
     demo = make_courses(3)
     other = make_courses(2, org="OtherX")
@@ -104,7 +113,8 @@ def test_course_arguments_org_and_instance(settings, receiver, second_receiver):
         (["--batch-size", "0"], "--batch-size and --concurrency must be at least 1"),
     ],
 )
-def test_usage_errors_exit_2(richie_sync, receiver, args, words):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_usage_errors_exit_2(receiver, args, words):
     status, output = sync(*args)
     assert status == 2 and words in output
     assert receiver.requests == []
@@ -116,7 +126,8 @@ def test_configuration_error_exits_2(settings, receiver):
     assert status == 2 and "'catalog' has no SECRET" in output and "manage.py cms check" in output
 
 
-def test_dry_run_prints_json_lines_and_sends_nothing(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_dry_run_prints_json_lines_and_sends_nothing(receiver):
     courses = make_courses(3, language="es-419")
     status, output = sync("--dry-run")
     assert status == 0 and receiver.requests == []
@@ -126,7 +137,8 @@ def test_dry_run_prints_json_lines_and_sends_nothing(richie_sync, receiver):  # 
     assert not CourseRunSyncState.objects.exists()
 
 
-def test_partial_batch_failure_fails_only_rejected_items(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_partial_batch_failure_fails_only_rejected_items(receiver):
     make_courses(4)
     orphan = make_course("course-v1:DemoX+Orphan+2026")
     receiver.set_known_course_codes({f"C{index:03d}" for index in range(4)})
@@ -141,7 +153,8 @@ def test_partial_batch_failure_fails_only_rejected_items(richie_sync, receiver):
     assert state.status == SyncStatus.FAILED and "Unknown course: ORPHAN" in state.last_error and state.attempts == 1
 
 
-def test_failed_resends_only_failed_pairs(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_failed_resends_only_failed_pairs(receiver):
     make_courses(3)
     orphan = make_course("course-v1:DemoX+Orphan+2026")
     receiver.set_known_course_codes({"C000", "C001", "C002"})
@@ -155,7 +168,8 @@ def test_failed_resends_only_failed_pairs(richie_sync, receiver):  # pylint: dis
     assert sync("--failed") == (0, "No failed course run to resync.\n")
 
 
-def test_batch_failing_as_a_whole_is_split(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_batch_failing_as_a_whole_is_split(receiver):
     make_courses(8)
     receiver.fail_next(1, status=500)
     status, output = sync("--batch-size", "8")
@@ -164,7 +178,8 @@ def test_batch_failing_as_a_whole_is_split(richie_sync, receiver):  # pylint: di
     assert len(receiver.runs) == 8
 
 
-def test_transient_batch_failure_is_retried(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_transient_batch_failure_is_retried(receiver):
     make_courses(3)
     receiver.fail_next(2, status=503)
     status, _ = sync()
@@ -205,14 +220,16 @@ def test_check_reports_each_instance(settings, receiver):
     assert receiver.runs == {}
 
 
-def test_check_all_ok_exits_0(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_check_all_ok_exits_0(receiver):
     status, output = sync("--check")
     assert status == 0
     assert output.splitlines()[0] == f"catalog: OK ({receiver.url} accepted a signed request)"
     assert output.splitlines()[1].startswith("catalog (resource link): OK — Richie's COURSE_REGEX matches ")
 
 
-def test_async_queues_batches_per_instance(richie_sync, receiver, published_tasks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_async_queues_batches_per_instance(receiver, published_tasks):
     courses = make_courses(5)
     status, output = sync("--async", "--batch-size", "2", "--force")
     assert status == 0 and "Queued 3 Celery task(s)" in output
@@ -220,11 +237,16 @@ def test_async_queues_batches_per_instance(richie_sync, receiver, published_task
     assert [task["kwargs"]["course_ids"] for task in published_tasks] == [
         [str(courses[0].id), str(courses[1].id)], [str(courses[2].id), str(courses[3].id)], [str(courses[4].id)]
     ]
-    assert all(task["kwargs"] | {"course_ids": None} == {"course_ids": None, "instance_name": "catalog", "force": True, "only_failed": False} for task in published_tasks)
+    assert all(
+        task["kwargs"] | {"course_ids": None}
+        == {"course_ids": None, "instance_name": "catalog", "force": True, "only_failed": False}
+        for task in published_tasks
+    )
     assert receiver.requests == []
 
 
-def test_async_task_runs_the_same_resync(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_async_task_runs_the_same_resync(receiver):
     from openedx_richie_sync.tasks import sync_course_runs  # pylint: disable=import-outside-toplevel
 
     courses = make_courses(3)
@@ -234,7 +256,8 @@ def test_async_task_runs_the_same_resync(richie_sync, receiver):  # pylint: disa
     assert len(receiver.requests) == 1
 
 
-def test_no_progress_bar_when_not_a_terminal(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "receiver")
+def test_no_progress_bar_when_not_a_terminal():
     make_courses(2)
     _, output = sync()
     assert "[#" not in output and "courses," not in output
@@ -245,14 +268,16 @@ class Terminal(StringIO):
         return True
 
 
-def test_progress_bar_on_a_terminal(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "receiver")
+def test_progress_bar_on_a_terminal():
     make_courses(3)
     terminal = Terminal()
     call_command("sync_courses_to_richie", stdout=StringIO(), stderr=terminal)
     assert "] 3/3 courses" in terminal.getvalue() and "[" + "#" * 30 + "]" in terminal.getvalue()
 
 
-def test_summary_reports_rate_and_failures_are_capped(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_summary_reports_rate_and_failures_are_capped(receiver):
     make_courses(60)
     receiver.set_known_course_codes(set())
     status, output = sync("--batch-size", "100")
@@ -275,7 +300,10 @@ def test_configuration_error_skips_only_the_bad_instance(settings, receiver):
 @pytest.mark.parametrize("mode", ["--check", "--status"])
 def test_check_and_status_show_configuration_errors_and_exit_non_zero(settings, receiver, mode):
     settings.RICHIE_SYNC = {
-        "INSTANCES": [instance_settings("catalog", receiver.url), {"NAME": "broken", "URL": receiver.url, "SECRET": "x", "TIMEOUT": 0}],
+        "INSTANCES": [
+            instance_settings("catalog", receiver.url),
+            {"NAME": "broken", "URL": receiver.url, "SECRET": "x", "TIMEOUT": 0},
+        ],
     }
     status, output = sync(mode)
     assert status == 2 and "richie_sync.E007" in output and "'broken' TIMEOUT" in output
@@ -292,14 +320,16 @@ def test_check_and_status_show_configuration_errors_and_exit_non_zero(settings, 
         (["--pending", "--async", "--org", "DemoX"], "it takes no course key nor --org"),
     ],
 )
-def test_selections_that_match_nothing_and_bad_combinations_exit_2(richie_sync, receiver, args, words):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_selections_that_match_nothing_and_bad_combinations_exit_2(receiver, args, words):
     make_courses(1)
     status, output = sync(*args)
     assert status == 2 and words in output
     assert receiver.requests == []
 
 
-def test_pending_delivers_only_the_selected_courses(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_pending_delivers_only_the_selected_courses(receiver):
     first, second = make_courses(2)
     for course in (first, second):
         CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], timezone.now())
@@ -310,10 +340,10 @@ def test_pending_delivers_only_the_selected_courses(richie_sync, receiver):  # p
 
 
 @pytest.mark.parametrize("args", [["--check", "--dry-run"], ["--status", "--pending"], ["--pending", "--check"]])
-def test_modes_are_mutually_exclusive(richie_sync, receiver, capsys, args):  # pylint: disable=unused-argument
-    from openedx_richie_sync.management.commands.sync_courses_to_richie import (  # pylint: disable=import-outside-toplevel
-        Command,
-    )
+@pytest.mark.usefixtures("richie_sync")
+def test_modes_are_mutually_exclusive(receiver, capsys, args):
+    # pylint: disable-next=import-outside-toplevel
+    from openedx_richie_sync.management.commands.sync_courses_to_richie import Command
 
     with pytest.raises(SystemExit) as exit_:
         Command().run_from_argv(["manage.py", "sync_courses_to_richie", *args])
@@ -321,7 +351,8 @@ def test_modes_are_mutually_exclusive(richie_sync, receiver, capsys, args):  # p
     assert receiver.requests == []
 
 
-def test_resync_rebuilds_outdated_overviews_and_reports_courses_that_fail_to_load(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_resync_rebuilds_outdated_overviews_and_reports_courses_that_fail_to_load(receiver):
     """get_all_courses returns rows as stored; the platform rebuilds an outdated row before trusting it."""
     from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
         CourseOverview,
@@ -340,7 +371,8 @@ def test_resync_rebuilds_outdated_overviews_and_reports_courses_that_fail_to_loa
     assert CourseOverview.objects.get(id=outdated.id).version == CourseOverview.VERSION
 
 
-def test_status_counts_per_instance(richie_sync, receiver):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_status_counts_per_instance(receiver):
     make_course("course-v1:DemoX+Ok+2026")
     make_course("course-v1:DemoX+Orphan+2026")
     receiver.set_known_course_codes({"OK"})
@@ -357,7 +389,9 @@ def test_status_counts_per_instance(richie_sync, receiver):  # pylint: disable=u
 
 def test_command_finds_instances_declared_only_in_site_configuration(settings, receiver):
     settings.RICHIE_SYNC = {"INSTANCES": []}
-    site_configuration("OrgS", RICHIE_SYNC={"INSTANCES": [{"NAME": "orgs-richie", "URL": receiver.url, "SECRET": SECRET}]})
+    site_configuration(
+        "OrgS", RICHIE_SYNC={"INSTANCES": [{"NAME": "orgs-richie", "URL": receiver.url, "SECRET": SECRET}]}
+    )
     make_course("course-v1:OrgS+S1+2026")
     out = StringIO()
     with pytest.raises(SystemExit) as exit_:
@@ -368,7 +402,8 @@ def test_command_finds_instances_declared_only_in_site_configuration(settings, r
     assert "orgs-richie: sent 1" in out.getvalue() and len(receiver.runs) == 1
 
 
-def test_dry_run_wins_over_async(richie_sync, receiver, published_tasks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_dry_run_wins_over_async(receiver, published_tasks):
     make_course()
     out = StringIO()
     call_command("sync_courses_to_richie", "--dry-run", "--async", stdout=out)

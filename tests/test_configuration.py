@@ -26,7 +26,7 @@ def codes(problems):
 
 def test_valid_configuration_with_defaults():
     config, problems = parse({"INSTANCES": [GOOD]})
-    assert problems == []
+    assert not problems
     (instance,) = config.instances
     assert instance.name == "catalog"
     assert instance.resource_link_template == DEFAULT_RESOURCE_LINK_TEMPLATE
@@ -56,7 +56,7 @@ def test_secret_is_not_in_repr():
 )
 def test_invalid_instance_is_an_error_naming_the_instance(instance, code, words):
     config, problems = parse({"INSTANCES": [instance]})
-    assert config.instances == ()
+    assert not config.instances
     assert code in codes(problems)
     problem = next(problem for problem in problems if problem.code == code)
     message = problem.message
@@ -66,7 +66,9 @@ def test_invalid_instance_is_an_error_naming_the_instance(instance, code, words)
 
 
 def test_duplicate_name_keeps_the_first():
-    config, problems = parse({"INSTANCES": [GOOD, {**GOOD, "URL": "https://other.example.com/api/v1.0/course-runs-sync"}]})
+    config, problems = parse(
+        {"INSTANCES": [GOOD, {**GOOD, "URL": "https://other.example.com/api/v1.0/course-runs-sync"}]}
+    )
     assert [i.url for i in config.instances] == [GOOD["URL"]]
     assert codes(problems) == ["E010"]
 
@@ -109,7 +111,7 @@ def test_global_knobs_are_validated():
 
 def test_language_mapping_keys_are_normalized():
     config, problems = parse({"INSTANCES": [GOOD], "LANGUAGE_MAPPING": {"es_419": "es"}})
-    assert problems == []
+    assert not problems
     assert config.language_mapping == (("es-419", "es"),)
 
 
@@ -195,17 +197,26 @@ def test_tls_verification_off_is_a_warning():
     config, problems = parse({"INSTANCES": [{**GOOD, "VERIFY_TLS": False}]})
     assert codes(problems) == ["W006"] and config.instances[0].verify_tls is False
     config, problems = parse({"INSTANCES": [{**GOOD, "VERIFY_TLS": "/etc/ssl/private-ca.pem"}]})
-    assert problems == [] and config.instances[0].verify_tls == "/etc/ssl/private-ca.pem"
+    assert not problems and config.instances[0].verify_tls == "/etc/ssl/private-ca.pem"
 
 
 def test_durability_knobs():
     config, problems = parse(
-        {"INSTANCES": [GOOD], "COALESCE_SECONDS": 1, "ENROLLMENT_COUNT_INTERVAL": 600, "PENDING_GRACE": 60, "RETRY_FAILED_AFTER": 900}
+        {
+            "INSTANCES": [GOOD],
+            "COALESCE_SECONDS": 1,
+            "ENROLLMENT_COUNT_INTERVAL": 600,
+            "PENDING_GRACE": 60,
+            "RETRY_FAILED_AFTER": 900,
+        }
     )
-    assert problems == []
-    assert (config.coalesce_seconds, config.enrollment_count_interval, config.pending_grace, config.retry_failed_after) == (
-        1.0, 600.0, 60.0, 900.0
-    )
+    assert not problems
+    assert (
+        config.coalesce_seconds,
+        config.enrollment_count_interval,
+        config.pending_grace,
+        config.retry_failed_after,
+    ) == (1.0, 600.0, 60.0, 900.0)
 
 
 GARBAGE = [None, 0, -1, 5, 1e12, 1e308, float("inf"), float("-inf"), float("nan"), True, "", " ", "x", "\n",
@@ -214,7 +225,11 @@ GARBAGE = [None, 0, -1, 5, 1e12, 1e308, float("inf"), float("-inf"), float("nan"
 
 @pytest.mark.parametrize("value", GARBAGE, ids=repr)
 def test_no_value_of_any_key_makes_parse_raise(value):
-    """Every value gives problems, never an exception: check, migrate and publishes must run whatever the setting holds."""
+    """
+    Every value gives problems, never an exception.
+
+    check, migrate and publishes must run whatever the setting holds.
+    """
     for raw in [value, {"INSTANCES": value}, {"INSTANCES": [value]}]:
         config, problems = parse(raw)
         assert isinstance(problems, list) and isinstance(config.instances, tuple)
@@ -222,8 +237,11 @@ def test_no_value_of_any_key_makes_parse_raise(value):
         parse({"INSTANCES": [GOOD], key: value})
     for key in sorted(INSTANCE_KEYS):
         config, problems = parse({"INSTANCES": [{**GOOD, key: value}]})
-        if config.instances == ():  # an unusable value is an Error that names the instance
-            assert any(problem.level == "error" and "'catalog'" in problem.message for problem in problems) or key == "NAME"
+        if not config.instances:  # an unusable value is an Error that names the instance
+            assert (
+                any(problem.level == "error" and "'catalog'" in problem.message for problem in problems)
+                or key == "NAME"
+            )
 
 
 @pytest.mark.parametrize(
@@ -255,14 +273,18 @@ def test_numbers_must_be_finite_and_in_range(key, value):
         ({**GOOD, "URL": "https://richie.example.com/api/v1.0/course-runs-sync\r\nX: y"}, "E004", "control characters"),
         ({**GOOD, "NAME": "cat\nalog"}, "E003", "control characters"),
         ({**GOOD, "NAME": "x" * 101}, "E003", "longer than 100"),
-        ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course_id:>200000000}/info"}, "E006", "format specs"),
+        (
+            {**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course_id:>200000000}/info"},
+            "E006",
+            "format specs",
+        ),
         ({**GOOD, "RESOURCE_LINK_TEMPLATE": "{lms_root_url}/courses/{course_id!r}/info"}, "E006", "conversions"),
         ({**GOOD, "VERIFY_TLS": ""}, "E009", "empty string"),
     ],
 )
 def test_more_invalid_instances(instance, code, words):
     config, problems = parse({"INSTANCES": [instance]})
-    assert config.instances == () and code in codes(problems)
+    assert not config.instances and code in codes(problems)
     assert any(words in problem.message for problem in problems)
 
 

@@ -164,7 +164,9 @@ def test_credentials_in_the_url_never_reach_messages(receiver):
     url = receiver.url.replace("http://", "http://operator:Pa55word@")
     instance = Instance(name="catalog", url=url, secret=SECRET, timeout=2.0)
     assert instance.safe_url == receiver.url
-    down = Instance(name="down", url="http://operator:Pa55word@127.0.0.1:9/api/v1.0/course-runs-sync", secret=SECRET, timeout=1.0)
+    down = Instance(
+        name="down", url="http://operator:Pa55word@127.0.0.1:9/api/v1.0/course-runs-sync", secret=SECRET, timeout=1.0
+    )
     delivery = RichieClient(down).post(PAYLOAD)
     assert delivery.outcome == TRANSIENT and "Pa55word" not in delivery.describe()
 
@@ -264,7 +266,10 @@ def test_413_hints_depend_on_what_was_sent():
 
 def test_a_missing_ca_bundle_is_a_permanent_failure_that_names_it():
     instance = Instance(
-        name="private-ca", url="https://127.0.0.1:1/api/v1.0/course-runs-sync", secret="s", verify_tls="/nonexistent/ca.pem"
+        name="private-ca",
+        url="https://127.0.0.1:1/api/v1.0/course-runs-sync",
+        secret="s",
+        verify_tls="/nonexistent/ca.pem",
     )
     delivery = RichieClient(instance).post_body(b"[]", sent=())
     assert delivery.outcome == PERMANENT and "'/nonexistent/ca.pem', which is not a file" in delivery.detail

@@ -22,7 +22,7 @@ COURSE = "course-v1:DemoX+Demo101+2026"
 LINK = f"https://lms.example.com/courses/{COURSE}/info"
 
 
-def publish(course_id=COURSE, callbacks=None, **fields):
+def publish(course_id=COURSE, **fields):
     make_course(course_id, **fields)
     studio.publish(course_id)
 
@@ -31,7 +31,8 @@ def state(course_id=COURSE, instance="catalog"):
     return CourseRunSyncState.objects.get(course_id=course_id, instance=instance)
 
 
-def test_intent_is_recorded_only_when_the_change_commits(richie_sync, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "django_capture_on_commit_callbacks")
+def test_intent_is_recorded_only_when_the_change_commits():
     with pytest.raises(RuntimeError), transaction.atomic():
         publish()
         assert state().status == SyncStatus.PENDING
@@ -39,7 +40,10 @@ def test_intent_is_recorded_only_when_the_change_commits(richie_sync, django_cap
     assert not CourseRunSyncState.objects.exists()
 
 
-def test_a_burst_of_publishes_gives_one_delivery_with_the_latest_data(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_a_burst_of_publishes_gives_one_delivery_with_the_latest_data(
+    receiver, published_tasks, django_capture_on_commit_callbacks
+):
     for language in ("fr", "de", "es"):
         with django_capture_on_commit_callbacks(execute=True):
             publish(language=language)
@@ -51,7 +55,8 @@ def test_a_burst_of_publishes_gives_one_delivery_with_the_latest_data(richie_syn
     assert state().status == SyncStatus.SYNCED
 
 
-def test_a_duplicate_or_late_message_sends_nothing(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_a_duplicate_or_late_message_sends_nothing(receiver, published_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         publish()
     kwargs = published_tasks[0]["kwargs"]
@@ -60,7 +65,10 @@ def test_a_duplicate_or_late_message_sends_nothing(richie_sync, receiver, publis
     assert len(receiver.requests) == 1
 
 
-def test_a_publish_that_changes_nothing_richie_shows_sends_nothing(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_a_publish_that_changes_nothing_richie_shows_sends_nothing(
+    receiver, published_tasks, django_capture_on_commit_callbacks
+):
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             publish(display_name="Renamed in Studio")  # not a field Richie reads
@@ -68,7 +76,8 @@ def test_a_publish_that_changes_nothing_richie_shows_sends_nothing(richie_sync, 
     assert len(receiver.requests) == 1 and state().status == SyncStatus.SYNCED
 
 
-def test_two_deliveries_of_one_row_never_overlap(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_two_deliveries_of_one_row_never_overlap(receiver):
     generation = CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())["catalog"]
     token = CourseRunSyncState.objects.lease(state(), 60)  # another delivery is under way
     outcome = deliver(COURSE, "catalog", generation)
@@ -78,7 +87,8 @@ def test_two_deliveries_of_one_row_never_overlap(richie_sync, receiver, course):
     assert deliver(COURSE, "catalog", generation).result == "sent"
 
 
-def test_a_delivery_overtaken_by_a_newer_request_leaves_the_row_pending(richie_sync, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_a_delivery_overtaken_by_a_newer_request_leaves_the_row_pending():
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())
     old = state()
     token = CourseRunSyncState.objects.lease(old, 60)
@@ -91,7 +101,8 @@ def test_a_delivery_overtaken_by_a_newer_request_leaves_the_row_pending(richie_s
     assert row.payload_hash == "hash-of-old" and row.lease_token == ""
 
 
-def test_transient_failures_retry_then_fail_retryable_then_the_sweep_recovers(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("course")
+def test_transient_failures_retry_then_fail_retryable_then_the_sweep_recovers(richie_sync, receiver, caplog):
     receiver.fail_next(100, status=503)
     with caplog.at_level(logging.ERROR, logger="openedx_richie_sync"):
         assert sync_course_run.apply(args=(COURSE, "catalog")).get() == "failed"
@@ -110,7 +121,8 @@ def test_transient_failures_retry_then_fail_retryable_then_the_sweep_recovers(ri
     assert state().status == SyncStatus.SYNCED and LINK in receiver.runs
 
 
-def test_permanent_failures_are_left_to_operators(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_permanent_failures_are_left_to_operators(receiver):
     receiver.set_known_course_codes(set())
     assert sync_course_run.apply(args=(COURSE, "catalog")).get() == "failed"
     CourseRunSyncState.objects.update(last_attempt_at=timezone.now() - timedelta(days=1))
@@ -119,7 +131,8 @@ def test_permanent_failures_are_left_to_operators(richie_sync, receiver, course)
     assert (row.status, row.retryable) == (SyncStatus.FAILED, False) and "Unknown course" in row.last_error
 
 
-def test_pending_left_by_a_broker_outage_is_delivered_by_the_command(richie_sync, receiver, settings, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "settings")
+def test_pending_left_by_a_broker_outage_is_delivered_by_the_command(receiver, django_capture_on_commit_callbacks):
     from test_support import celery_app  # pylint: disable=import-outside-toplevel
 
     previous = celery_app.conf.broker_url
@@ -137,14 +150,18 @@ def test_pending_left_by_a_broker_outage_is_delivered_by_the_command(richie_sync
     assert receiver.runs[LINK]["languages"] == ["fr"] and state().status == SyncStatus.SYNCED
 
 
-def test_the_sweep_requeues_overdue_pending_rows_only(richie_sync, published_tasks, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_the_sweep_requeues_overdue_pending_rows_only(published_tasks):
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now() - timedelta(minutes=10))
     CourseRunSyncState.objects.request("course-v1:DemoX+Fresh+2026", "DemoX", ["catalog"], timezone.now())
     assert sweep(pending_grace=300, retry_failed_after=None) == {"queued": 1, "retried": 0, "refreshed": 0}
     assert [task["kwargs"] for task in published_tasks] == [delivery(COURSE, "catalog", 1)]
 
 
-def test_deleted_course_is_hidden_then_shown_again_when_recreated(richie_sync, receiver, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_deleted_course_is_hidden_then_shown_again_when_recreated(
+    receiver, published_tasks, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         publish()
     sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get()
@@ -159,7 +176,10 @@ def test_deleted_course_is_hidden_then_shown_again_when_recreated(richie_sync, r
     assert receiver.runs[LINK]["catalog_visibility"] == "course_and_search"
 
 
-def test_enrollment_changes_are_throttled(richie_sync, receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_enrollment_changes_are_throttled(
+    receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks
+):
     from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
 
     course = make_course()
@@ -177,7 +197,10 @@ def test_enrollment_changes_are_throttled(richie_sync, receiver, published_tasks
 
 
 @pytest.mark.parametrize("change", ["enroll", "unenroll", "deactivate", "reactivate", "update_enrollment"])
-def test_every_change_of_the_active_count_requests_an_update(richie_sync, receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks, change):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_every_change_of_the_active_count_requests_an_update(
+    receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks, change
+):
     """Re-activation sends no ENROLL_STATUS_CHANGE on the platform: the count must follow anyway."""
     from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
 
@@ -206,7 +229,8 @@ def test_every_change_of_the_active_count_requests_an_update(richie_sync, receiv
     assert receiver.runs[LINK]["enrollment_count"] == expected
 
 
-def test_enrollment_events_of_ccx_courses_are_ignored(richie_sync, published_tasks, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_enrollment_events_of_ccx_courses_are_ignored(published_tasks, django_capture_on_commit_callbacks):
     from openedx_events.learning.data import CourseData, CourseEnrollmentData  # pylint: disable=import-outside-toplevel
 
     from openedx_richie_sync.signals import enrollment_changed  # pylint: disable=import-outside-toplevel
@@ -214,13 +238,17 @@ def test_enrollment_events_of_ccx_courses_are_ignored(richie_sync, published_tas
     ccx = CourseKey.from_string("ccx-v1:DemoX+Demo101+2026+ccx@1")
     with django_capture_on_commit_callbacks(execute=True):
         enrollment_changed(
-            None, enrollment=CourseEnrollmentData(user=None, course=CourseData(course_key=ccx), mode="audit", is_active=True, creation_date=None)
+            None,
+            enrollment=CourseEnrollmentData(
+                user=None, course=CourseData(course_key=ccx), mode="audit", is_active=True, creation_date=None
+            ),
         )
         enrollment_changed(None, enrollment=None)
     assert published_tasks == [] and not CourseRunSyncState.objects.exists()
 
 
-def test_resync_leaves_rows_being_delivered_to_the_publish_path(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_resync_leaves_rows_being_delivered_to_the_publish_path(receiver):
     make_course("course-v1:DemoX+Other+2026")
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())  # a publish is on its way
     assert CourseRunSyncState.objects.lease(state(), 30)  # and its delivery is under way
@@ -231,7 +259,8 @@ def test_resync_leaves_rows_being_delivered_to_the_publish_path(richie_sync, rec
     assert state().status == SyncStatus.PENDING
 
 
-def test_resync_sends_a_pending_row_nobody_holds_and_its_task_then_stands_down(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_resync_sends_a_pending_row_nobody_holds_and_its_task_then_stands_down(receiver):
     """Pending rows left by a killed run (or a publish whose task is still queued) are not 'under way'."""
     generation = CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())["catalog"]
     out = StringIO()
@@ -240,15 +269,19 @@ def test_resync_sends_a_pending_row_nobody_holds_and_its_task_then_stands_down(r
     assert deliver(COURSE, "catalog", generation).result == "unchanged" and len(receiver.requests) == 1
 
 
-def test_resync_skips_a_row_whose_generation_moved_before_its_lease(richie_sync, course):  # pylint: disable=unused-argument
-    CourseRunSyncState.objects.create(course_id=COURSE, org="DemoX", instance="catalog", status=SyncStatus.SYNCED, generation=4)
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_resync_skips_a_row_whose_generation_moved_before_its_lease():
+    CourseRunSyncState.objects.create(
+        course_id=COURSE, org="DemoX", instance="catalog", status=SyncStatus.SYNCED, generation=4
+    )
     token, leased = CourseRunSyncState.objects.lease_rows("catalog", {COURSE: 3}, 60)
     assert leased == set() and state().lease_token == ""
     token, leased = CourseRunSyncState.objects.lease_rows("catalog", {COURSE: 4}, 60)
     assert leased == {COURSE} and state().lease_token == token
 
 
-def test_the_sweep_says_when_nothing_consumes_the_queue(richie_sync, published_tasks, course, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "published_tasks", "course")
+def test_the_sweep_says_when_nothing_consumes_the_queue(caplog):
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now() - timedelta(minutes=5))
     with caplog.at_level(logging.ERROR, logger="openedx_richie_sync.tasks"):
         sweep(pending_grace=60, retry_failed_after=None)
@@ -260,7 +293,10 @@ def test_the_sweep_says_when_nothing_consumes_the_queue(richie_sync, published_t
     assert "'edx.cms.core.default': does a worker consume that queue?" in caplog.text
 
 
-def test_an_enrollment_during_a_delivery_under_way_asks_for_another(richie_sync, receiver, published_tasks, django_user_model, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "receiver")
+def test_an_enrollment_during_a_delivery_under_way_asks_for_another(
+    published_tasks, django_user_model, django_capture_on_commit_callbacks
+):
     """A delivery under way may have read the count before the enrollment committed: skipping would lose it."""
     from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
 
@@ -275,9 +311,10 @@ def test_an_enrollment_during_a_delivery_under_way_asks_for_another(richie_sync,
     assert state().generation == generation + 1 and len(published_tasks) == 1
 
 
-def test_request_delivers_the_first_change_at_once_and_coalesces_the_rest(richie_sync):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_request_delivers_the_first_change_at_once_and_coalesces_the_rest():
     """One upsert for all instances: leading edge, one trailing delivery, never behind a throttled update."""
-    def due(**rows):
+    def due():
         now = timezone.now()
         requested = CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], now, now + timedelta(seconds=3))
         return (requested.due_at["catalog"] - now).total_seconds(), requested["catalog"]

@@ -115,7 +115,6 @@ def test_batch_retries_never_sleep_past_the_cap(receiver, value):
     "value", ["86400", "Fri, 31 Dec 9999 23:59:59 GMT", "1e12", "inf", "nan", "-1", "Mon, 01 Jan 2024 00:00:00 -0000"]
 )
 def test_the_publish_path_retries_within_retry_backoff_max(richie_sync, receiver, course, value):
-    # pylint: disable=unused-argument
     from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
 
     richie_sync.update(RETRY_BACKOFF=1, RETRY_BACKOFF_MAX=60)
@@ -128,7 +127,8 @@ def test_the_publish_path_retries_within_retry_backoff_max(richie_sync, receiver
 
 
 @pytest.mark.django_db
-def test_the_sweep_rescues_rows_parked_far_in_the_future(richie_sync, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_the_sweep_rescues_rows_parked_far_in_the_future(course):
     now = timezone.now()
     CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], now + timedelta(days=1))
     CourseRunSyncState.objects.request("course-v1:DemoX+Soon+2026", "DemoX", ["catalog"], now + timedelta(seconds=30))
@@ -138,7 +138,8 @@ def test_the_sweep_rescues_rows_parked_far_in_the_future(richie_sync, course):  
 
 
 @pytest.mark.django_db
-def test_the_sweep_leaves_throttled_enrollment_updates_alone(richie_sync, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_the_sweep_leaves_throttled_enrollment_updates_alone(course):
     CourseRunSyncState.objects.request(str(course.id), "DemoX", ["catalog"], timezone.now() + timedelta(minutes=50))
     assert not CourseRunSyncState.objects.due(grace_seconds=300, horizon_seconds=parked_horizon(get_config())).exists()
 
@@ -147,6 +148,7 @@ def test_the_sweep_leaves_throttled_enrollment_updates_alone(richie_sync, course
 
 
 def _peak_megabytes(action):
+    """``action()``'s result and the peak memory it allocated, in megabytes (tracemalloc)."""
     tracemalloc.start()
     try:
         result = action()

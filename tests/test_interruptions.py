@@ -1,6 +1,8 @@
 """
-An interrupted resync strands nothing: the command runs in its own process, against the
-Richie-compatible receiver, and is stopped the ways cron, Kubernetes and the OOM killer stop it.
+An interrupted resync strands nothing.
+
+The command runs in its own process, against the Richie-compatible receiver, and is stopped the ways
+cron, Kubernetes and the OOM killer stop it.
 """
 
 import signal
@@ -25,8 +27,10 @@ COURSES = [f"course-v1:DemoX+C{index}+2026" for index in range(6)]
 
 def start_command(receiver, *args):
     """``sync_courses_to_richie`` in its own process, two runs per request, one request at a time."""
-    env = platform_environment({"INSTANCES": [instance_settings("catalog", receiver.url)]}, django_settings.DATABASES["default"]["NAME"])
-    return subprocess.Popen(  # pylint: disable=consider-using-with
+    env = platform_environment(
+        {"INSTANCES": [instance_settings("catalog", receiver.url)]}, django_settings.DATABASES["default"]["NAME"]
+    )
+    return subprocess.Popen(
         [sys.executable, "-m", "django", "sync_courses_to_richie", "--batch-size", "2", "--concurrency", "1", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -50,7 +54,8 @@ def courses(transactional_db):  # pylint: disable=unused-argument
 
 
 @pytest.mark.parametrize("signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
-def test_sigterm_and_sigint_release_what_the_run_holds_and_print_the_summary(receiver, courses, signum, status, name):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("courses")
+def test_sigterm_and_sigint_release_what_the_run_holds_and_print_the_summary(receiver, signum, status, name):
     receiver.timeout_next(1, 3)  # the first request hangs: the run is caught in the middle
     command = start_command(receiver)
     wait_until(held().exists)
@@ -68,7 +73,8 @@ def test_sigterm_and_sigint_release_what_the_run_holds_and_print_the_summary(rec
     assert "sent 4, unchanged 2, failed 0 (" in out and len(receiver.snapshot()) == 6
 
 
-def test_after_sigkill_the_rows_are_free_within_the_lease_and_the_next_run_sends_them(receiver, courses):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("courses")
+def test_after_sigkill_the_rows_are_free_within_the_lease_and_the_next_run_sends_them(receiver):
     receiver.timeout_next(1, 30)
     command = start_command(receiver)
     wait_until(held().exists)
@@ -88,7 +94,8 @@ def test_after_sigkill_the_rows_are_free_within_the_lease_and_the_next_run_sends
     assert len(receiver.snapshot()) == 6
 
 
-def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, courses, monkeypatch):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("courses")
+def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, monkeypatch):
     """The lease is short (a killed run frees its rows soon), so a live run must keep extending it."""
     import threading  # pylint: disable=import-outside-toplevel
 
@@ -120,4 +127,4 @@ def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, cou
     finally:
         done.set()
         watcher.join()
-    assert lapsed == [] and len(receiver.snapshot()) == 6
+    assert not lapsed and len(receiver.snapshot()) == 6

@@ -18,6 +18,7 @@ def config_with(**knobs):
 
 
 def run(**fields):
+    """The CourseOverview snapshot of the demo course run, with ``fields`` changed."""
     values = {
         "course_id": "course-v1:DemoX+Demo101+2026",
         "org": "DemoX",
@@ -87,7 +88,9 @@ def test_language_mapping_and_default():
 
 
 def test_resource_link_template_fields():
-    config, instance = config_with(instance={"RESOURCE_LINK_TEMPLATE": "https://{lms_base}/{org}/courses/{course_id}/about"})
+    config, instance = config_with(
+        instance={"RESOURCE_LINK_TEMPLATE": "https://{lms_base}/{org}/courses/{course_id}/about"}
+    )
     assert build_payload(run(lms_root_url="https://lms.example.com/"), instance, config)["resource_link"] == (
         "https://lms.example.com/DemoX/courses/course-v1:DemoX+Demo101+2026/about"
     )
@@ -105,7 +108,7 @@ def add_price(payload, course_run, instance_name):
     return payload
 
 
-def drop_languages(payload, **kwargs):  # pylint: disable=unused-argument
+def drop_languages(payload, **kwargs):
     payload["languages"] = []
     return payload
 

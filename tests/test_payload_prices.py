@@ -19,19 +19,43 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     "modes, expected",
     [
-        ([("honor", 0, "usd")], {"offer": "free", "certificate_offer": "free", "price": None, "certificate_price": None}),
-        ([("audit", 0, "usd")], {"offer": "free", "certificate_offer": "free", "price": None, "certificate_price": None}),
+        (
+            [("honor", 0, "usd")],
+            {"offer": "free", "certificate_offer": "free", "price": None, "certificate_price": None},
+        ),
+        (
+            [("audit", 0, "usd")],
+            {"offer": "free", "certificate_offer": "free", "price": None, "certificate_price": None},
+        ),
         (
             [("audit", 0, "usd"), ("verified", 49, "usd"), ("professional", 99, "usd")],
-            {"offer": "partially_free", "certificate_offer": "paid", "certificate_price": "49.00", "price_currency": "USD", "price": None},
+            {
+                "offer": "partially_free",
+                "certificate_offer": "paid",
+                "certificate_price": "49.00",
+                "price_currency": "USD",
+                "price": None,
+            },
         ),
         (
             [("honor", 0, "eur"), ("verified", 30, "eur")],
-            {"offer": "free", "certificate_offer": "paid", "certificate_price": "30.00", "price_currency": "EUR", "price": None},
+            {
+                "offer": "free",
+                "certificate_offer": "paid",
+                "certificate_price": "30.00",
+                "price_currency": "EUR",
+                "price": None,
+            },
         ),
         (
             [("professional", 250, "usd"), ("verified", 120, "usd")],
-            {"offer": "paid", "price": "120.00", "price_currency": "USD", "certificate_offer": "free", "certificate_price": None},
+            {
+                "offer": "paid",
+                "price": "120.00",
+                "price_currency": "USD",
+                "certificate_offer": "free",
+                "certificate_price": None,
+            },
         ),
     ],
 )
@@ -43,7 +67,9 @@ def test_prices_are_sent_only_when_enabled(settings, receiver, course):
     from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
 
     CourseMode.objects.create(course_id=course.id, mode_slug="audit", mode_display_name="Audit", min_price=0)
-    CourseMode.objects.create(course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49, currency="eur")
+    CourseMode.objects.create(
+        course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49, currency="eur"
+    )
     settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
     sync_course_run.apply(args=(str(course.id), "catalog")).get()
     assert "offer" not in receiver.runs[link(str(course.id))]
@@ -55,7 +81,10 @@ def test_prices_are_sent_only_when_enabled(settings, receiver, course):
     )
 
 
-def test_a_course_mode_change_reaches_the_instances_that_send_prices(settings, receiver, second_receiver, course, published_tasks, django_capture_on_commit_callbacks):
+# pylint: disable-next=too-many-positional-arguments  # pytest passes fixtures by name
+def test_a_course_mode_change_reaches_the_instances_that_send_prices(
+    settings, receiver, second_receiver, course, published_tasks, django_capture_on_commit_callbacks
+):
     """Saving or deleting a mode (LMS admin, ecommerce) sends no course_published: the plugin follows it itself."""
     from common.djangoapps.course_modes.models import CourseMode  # pylint: disable=import-outside-toplevel
 
@@ -67,8 +96,12 @@ def test_a_course_mode_change_reaches_the_instances_that_send_prices(settings, r
     }
     course_id = str(course.id)
     with django_capture_on_commit_callbacks(execute=True):
-        verified = CourseMode.objects.create(course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49)
-    assert [(task["kwargs"]["course_id"], task["kwargs"]["instance_name"]) for task in published_tasks] == [(course_id, "catalog")]
+        verified = CourseMode.objects.create(
+            course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49
+        )
+    assert [(task["kwargs"]["course_id"], task["kwargs"]["instance_name"]) for task in published_tasks] == [
+        (course_id, "catalog")
+    ]
     assert sync_course_run.apply(kwargs=published_tasks[-1]["kwargs"]).get() == "sent"
     assert receiver.runs[link(course_id)]["price"] == "49.00"
 
@@ -92,7 +125,11 @@ def test_a_mode_that_expires_is_followed_by_the_sweep(settings, receiver, course
     CourseMode.objects.create(course_id=course.id, mode_slug="audit", mode_display_name="Audit", min_price=0)
     expires = timezone.now() + timedelta(hours=2)
     CourseMode.objects.create(
-        course_id=course.id, mode_slug="verified", mode_display_name="Verified", min_price=49, expiration_datetime=expires
+        course_id=course.id,
+        mode_slug="verified",
+        mode_display_name="Verified",
+        min_price=49,
+        expiration_datetime=expires,
     )
     assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "sent"
     state = CourseRunSyncState.objects.get()

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def enroll(django_user_model, course, count, active=True):
+    """Enroll ``count`` new users in ``course`` (active or not)."""
     from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
 
     for index in range(count):

@@ -1,6 +1,8 @@
 """
-A bad ``RICHIE_SYNC`` never stops the platform: its commands run in a real subprocess, as Tutor's
-init jobs run them (``./manage.py lms migrate`` at every launch), and still show the problem.
+A bad ``RICHIE_SYNC`` never stops the platform.
+
+Its commands run in a real subprocess, as Tutor's init jobs run them (``./manage.py lms migrate`` at
+every launch), and still show the problem.
 """
 
 import json
@@ -38,6 +40,7 @@ EVERY_ERROR = {
 
 
 def manage(tmp_path, richie_sync, *args):
+    """Run a platform management command in its own process, configured with ``richie_sync``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RICHIE_SYNC")}
     env.update(
         DJANGO_SETTINGS_MODULE="test_support.settings",
@@ -46,7 +49,13 @@ def manage(tmp_path, richie_sync, *args):
         RICHIE_SYNC_SETTINGS_JSON=json.dumps(richie_sync),
     )
     return subprocess.run(
-        [sys.executable, "-m", "django", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "django", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -40,8 +40,9 @@ def test_plugin_settings_are_added(project_type):
     sys.modules["fake_settings"] = module
     try:
         add_plugins("fake_settings", project_type, "common")
-        assert module.RICHIE_SYNC == {"INSTANCES": []}
+        assert module.RICHIE_SYNC == {"INSTANCES": []}  # pylint: disable=no-member  # set by add_plugins
         add_plugins("fake_settings", project_type, "production")
+        # pylint: disable-next=no-member  # set by add_plugins
         assert module.RICHIE_SYNC == {"INSTANCES": [{"NAME": "yaml"}]}
     finally:
         del sys.modules["fake_settings"]
@@ -53,12 +54,19 @@ def test_course_published_receiver_is_connected():
 
 
 @pytest.mark.django_db
-def test_publish_enqueues_after_commit_one_message_that_fans_out_per_instance(settings, published_tasks, django_capture_on_commit_callbacks):
+def test_publish_enqueues_after_commit_one_message_that_fans_out_per_instance(
+    settings, published_tasks, django_capture_on_commit_callbacks
+):
     settings.RICHIE_SYNC = {
         "INSTANCES": [
             {"NAME": "catalog", "URL": "https://a.example.com/api/v1.0/course-runs-sync", "SECRET": "topsecret-1"},
             {"NAME": "partner", "URL": "https://b.example.com/api/v1.0/course-runs-sync", "SECRET": "topsecret-2"},
-            {"NAME": "other-org", "URL": "https://c.example.com/api/v1.0/course-runs-sync", "SECRET": "x", "ORGS": ["OtherX"]},
+            {
+                "NAME": "other-org",
+                "URL": "https://c.example.com/api/v1.0/course-runs-sync",
+                "SECRET": "x",
+                "ORGS": ["OtherX"],
+            },
         ]
     }
     course_id = "course-v1:DemoX+Demo101+2026"
@@ -73,7 +81,11 @@ def test_publish_enqueues_after_commit_one_message_that_fans_out_per_instance(se
     callbacks[0]()
     # Studio's process sends one message for both instances; a worker turns it into one task per instance.
     assert [(t["task"], t["args"], t["kwargs"]) for t in published_tasks] == [
-        ("openedx_richie_sync.tasks.fan_out_deliveries", [], {"course_id": course_id, "generations": {"catalog": 1, "partner": 1}}),
+        (
+            "openedx_richie_sync.tasks.fan_out_deliveries",
+            [],
+            {"course_id": course_id, "generations": {"catalog": 1, "partner": 1}},
+        ),
     ]
     assert not published_tasks[0]["headers"]["eta"]  # the first change goes out at once
     fan_out_deliveries.apply(kwargs=published_tasks[0]["kwargs"]).get()
@@ -98,7 +110,9 @@ def test_publish_enqueues_after_commit_one_message_that_fans_out_per_instance(se
     ],
 )
 def test_ccx_and_library_keys_are_ignored(settings, published_tasks, django_capture_on_commit_callbacks, key):
-    settings.RICHIE_SYNC = {"INSTANCES": [{"NAME": "catalog", "URL": "https://a.example.com/api/v1.0/course-runs-sync", "SECRET": "s"}]}
+    settings.RICHIE_SYNC = {
+        "INSTANCES": [{"NAME": "catalog", "URL": "https://a.example.com/api/v1.0/course-runs-sync", "SECRET": "s"}]
+    }
     importlib.import_module("ccx_keys.locator")  # registers the real ccx-v1 key type
     parsed = CourseKey.from_string(key)
     with django_capture_on_commit_callbacks(execute=True):

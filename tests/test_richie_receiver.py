@@ -1,7 +1,10 @@
-"""Checks that the fake Richie receiver behaves like Richie's course-run sync endpoint (docs/richie.md).
+"""
+Checks that the fake Richie receiver behaves like Richie's course-run sync endpoint (docs/richie.md).
 
 These tests talk to a started receiver over real HTTP; they need no Django settings.
 """
+
+# pylint: disable=redefined-outer-name  # pytest passes fixtures by name
 
 import gzip
 import hashlib
@@ -18,7 +21,7 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from test_support.richie_receiver import (  # noqa: E402
+from test_support.richie_receiver import (  # noqa: E402  # pylint: disable=wrong-import-position
     LANGUAGE_CODES,
     NON_RICHIE_ANSWERS,
     SYNC_PATH,
@@ -54,6 +57,7 @@ def post(url, payload=None, *, body=None, secret=SECRET, session=None, headers=N
 
 
 def run_item(resource_link=None, **fields):
+    """One course run of a sync request, with ``fields`` changed."""
     item = {
         "resource_link": resource_link or link(),
         "start": "2026-02-01T06:00:00Z",
@@ -97,7 +101,7 @@ def test_signed_empty_list_is_a_safe_connection_test(receiver):
 def test_missing_or_empty_authorization_is_403(receiver):
     for secret_headers in ({}, {"Authorization": ""}):
         response = requests.post(
-            receiver.url, data=b"[]", headers={"Content-Type": "application/json", **secret_headers}
+            receiver.url, data=b"[]", headers={"Content-Type": "application/json", **secret_headers}, timeout=10
         )
         assert response.status_code == 403
         assert response.json() == "Missing authentication."

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def two_instances(settings, receiver, second_receiver):
+    """Two instances: catalog for every organisation, partner (other secret) for the nobody organisation."""
     settings.RICHIE_SYNC = {
         "INSTANCES": [
             instance_settings("catalog", receiver.url),
@@ -26,11 +27,13 @@ def two_instances(settings, receiver, second_receiver):
     return settings.RICHIE_SYNC
 
 
-def test_org_without_site_configuration_uses_global_instances(two_instances):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("two_instances")
+def test_org_without_site_configuration_uses_global_instances():
     assert Router().for_org("DemoX").names() == ["catalog"]
 
 
-def test_org_can_name_its_own_instances(two_instances, receiver, second_receiver):
+@pytest.mark.usefixtures("two_instances")
+def test_org_can_name_its_own_instances(receiver, second_receiver):
     site_configuration("OrgA", RICHIE_SYNC={"INSTANCES": ["partner"]})
     make_course("course-v1:OrgA+A1+2026")
     assert Router().for_org("OrgA").names() == ["partner"]  # even though partner's ORGS do not list it
@@ -39,7 +42,8 @@ def test_org_can_name_its_own_instances(two_instances, receiver, second_receiver
     assert list(second_receiver.runs) == [link("course-v1:OrgA+A1+2026")] and receiver.requests == []
 
 
-def test_org_can_be_excluded(two_instances, receiver):
+@pytest.mark.usefixtures("two_instances")
+def test_org_can_be_excluded(receiver):
     site_configuration("OrgB", RICHIE_SYNC={"ENABLED": False})
     make_course("course-v1:OrgB+B1+2026")
     make_course("course-v1:DemoX+D1+2026")
@@ -63,14 +67,16 @@ def test_org_with_its_own_instance_and_lms_url(settings, receiver, second_receiv
     assert "orgc-richie: sent 1" in out.getvalue()
 
 
-def test_lms_base_uses_the_platform_scheme(two_instances, receiver):
+@pytest.mark.usefixtures("two_instances")
+def test_lms_base_uses_the_platform_scheme(receiver):
     site_configuration("OrgD", LMS_BASE="orgd.example.net")
     make_course("course-v1:OrgD+X+2026")
     sync_course_run.apply(args=("course-v1:OrgD+X+2026", "catalog")).get()
     assert list(receiver.runs) == [link("course-v1:OrgD+X+2026", "https://orgd.example.net")]
 
 
-def test_unknown_instance_name_in_site_configuration_is_logged(two_instances, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("two_instances")
+def test_unknown_instance_name_in_site_configuration_is_logged(caplog):
     site_configuration("OrgE", RICHIE_SYNC={"INSTANCES": ["nope"]})
     assert Router().for_org("OrgE").names() == []
     assert "names Richie instance 'nope', which RICHIE_SYNC does not define" in caplog.text
@@ -86,8 +92,13 @@ def test_two_site_configurations_claiming_one_organisation_never_mix(settings, r
     )
 
     SiteConfiguration.objects.create(
-        site=site, enabled=True,
-        site_values={"course_org_filter": "OrgX", "LMS_ROOT_URL": "https://two.example.com", "RICHIE_SYNC": {"SEND_PRICES": False}},
+        site=site,
+        enabled=True,
+        site_values={
+            "course_org_filter": "OrgX",
+            "LMS_ROOT_URL": "https://two.example.com",
+            "RICHIE_SYNC": {"SEND_PRICES": False},
+        },
     )
     seen = set()
     for _ in range(30):
@@ -102,4 +113,6 @@ def test_routes_follow_the_exact_organisation_code(settings, receiver):
     site_configuration("DemoX", LMS_ROOT_URL="https://demox.example.com")
     router = Router()
     assert router.for_org("DemoX").lms_root_url == "https://demox.example.com"
-    assert router.for_org("demox").lms_root_url == "https://lms.example.com"  # site configurations match case-sensitively
+    assert (
+        router.for_org("demox").lms_root_url == "https://lms.example.com"
+    )  # site configurations match case-sensitively

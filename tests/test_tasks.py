@@ -20,7 +20,8 @@ def run_task(course_id=COURSE, instance="catalog"):
     return sync_course_run.apply(args=(course_id, instance)).get()
 
 
-def test_sends_the_course_to_richie(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_sends_the_course_to_richie(receiver):
     assert run_task() == "sent"
     assert receiver.runs[LINK] == {
         "resource_link": LINK,
@@ -35,7 +36,8 @@ def test_sends_the_course_to_richie(richie_sync, receiver, course):  # pylint: d
     assert not receiver.naive_dates
 
 
-def test_counts_active_enrollments_only(richie_sync, receiver, course, django_user_model):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_counts_active_enrollments_only(receiver, course, django_user_model):
     from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
 
     for index in range(3):
@@ -46,21 +48,24 @@ def test_counts_active_enrollments_only(richie_sync, receiver, course, django_us
     assert receiver.runs[LINK]["enrollment_count"] == 2
 
 
-def test_reads_the_course_when_it_runs(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_reads_the_course_when_it_runs(receiver):
     make_course(language="zh_CN", catalog_visibility="about")
     run_task()
     assert receiver.runs[LINK]["languages"] == ["zh-hans"]
     assert receiver.runs[LINK]["catalog_visibility"] == "course_only"
 
 
-def test_transient_failures_are_retried_until_success(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_transient_failures_are_retried_until_success(receiver):
     receiver.fail_next(2, status=503)
     assert run_task() == "sent"
     assert [request.status for request in receiver.requests] == [503, 503, 200]
     assert LINK in receiver.runs
 
 
-def test_gives_up_after_max_retries_with_advice(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("course")
+def test_gives_up_after_max_retries_with_advice(richie_sync, receiver, caplog):
     receiver.fail_next(10, status=500)
     with caplog.at_level(logging.INFO, logger="openedx_richie_sync"):
         assert run_task() == "failed"
@@ -71,14 +76,17 @@ def test_gives_up_after_max_retries_with_advice(richie_sync, receiver, course, c
     assert "sync_courses_to_richie" in final.getMessage()
 
 
-def test_rate_limit_is_retried(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_rate_limit_is_retried(receiver):
     receiver.rate_limit_next(1, retry_after=0)
     assert run_task() == "sent"
     assert [request.status for request in receiver.requests] == [429, 200]
 
 
 @pytest.mark.parametrize("secret, status, words", [("Wr0ng-S3cret-42", 401, "Invalid authentication.")])
-def test_wrong_secret_is_not_retried_and_logged(settings, receiver, course, caplog, secret, status, words):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("course")
+# pylint: disable-next=too-many-positional-arguments  # pytest passes fixtures by name
+def test_wrong_secret_is_not_retried_and_logged(settings, receiver, caplog, secret, status, words):
     settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url, secret=secret)], "MAX_RETRIES": 3}
     with caplog.at_level(logging.INFO, logger="openedx_richie_sync"):
         assert run_task() == "failed"
@@ -89,7 +97,8 @@ def test_wrong_secret_is_not_retried_and_logged(settings, receiver, course, capl
     assert secret not in caplog.text
 
 
-def test_unknown_course_is_not_retried_and_explained(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_unknown_course_is_not_retried_and_explained(receiver, caplog):
     receiver.set_known_course_codes({"SOMETHINGELSE"})
     with caplog.at_level(logging.INFO, logger="openedx_richie_sync"):
         assert run_task() == "failed"
@@ -98,7 +107,8 @@ def test_unknown_course_is_not_retried_and_explained(richie_sync, receiver, cour
     assert "Unknown course: DEMO101." in message and "create the course in Richie" in message
 
 
-def test_one_failing_instance_does_not_affect_the_healthy_one(settings, receiver, second_receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("course")
+def test_one_failing_instance_does_not_affect_the_healthy_one(settings, receiver, second_receiver):
     settings.RICHIE_SYNC = {
         "INSTANCES": [
             instance_settings("catalog", receiver.url),
@@ -114,13 +124,15 @@ def test_one_failing_instance_does_not_affect_the_healthy_one(settings, receiver
     assert len(second_receiver.requests) == 3 and second_receiver.runs == {}
 
 
-def test_org_allow_list(settings, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("course")
+def test_org_allow_list(settings, receiver):
     settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url, ORGS=["OtherX"])]}
     assert run_task() == "skipped"
     assert receiver.requests == []
 
 
-def test_missing_course_and_removed_instance_send_nothing(richie_sync, receiver, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_missing_course_and_removed_instance_send_nothing(receiver, caplog):
     with caplog.at_level(logging.WARNING, logger="openedx_richie_sync"):
         assert run_task("course-v1:DemoX+Gone+2026") == "unchanged"  # Richie never had it: nothing to hide
         assert run_task(instance="removed") == "skipped"
@@ -128,7 +140,8 @@ def test_missing_course_and_removed_instance_send_nothing(richie_sync, receiver,
     assert "'removed' does not serve it" in caplog.text
 
 
-def test_no_secret_in_logs_even_at_debug(richie_sync, receiver, course, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync", "course")
+def test_no_secret_in_logs_even_at_debug(receiver, caplog):
     receiver.fail_next(1, status=503)
     with caplog.at_level(logging.DEBUG):
         run_task()
@@ -136,7 +149,8 @@ def test_no_secret_in_logs_even_at_debug(richie_sync, receiver, course, caplog):
     assert SECRET not in caplog.text
 
 
-def test_a_course_that_fails_to_load_is_a_permanent_explained_failure(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_a_course_that_fails_to_load_is_a_permanent_explained_failure(receiver, course):
     """The platform raises OSError for a course it cannot load: not a task crash retried for ever."""
     from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
         CourseOverview,
@@ -218,7 +232,7 @@ def test_languages_a_hook_sets_wrong_are_blamed_on_the_hook_not_sent(richie_sync
     assert "LANGUAGE_MAPPING" not in error and receiver.requests == []
 
 
-def test_a_retrying_delivery_is_not_due_for_the_sweep_before_its_retry(richie_sync, receiver, course):  # pylint: disable=unused-argument
+def test_a_retrying_delivery_is_not_due_for_the_sweep_before_its_retry(richie_sync, receiver, course):
     from datetime import timedelta  # pylint: disable=import-outside-toplevel
 
     from django.utils import timezone  # pylint: disable=import-outside-toplevel

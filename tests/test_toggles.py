@@ -14,7 +14,8 @@ from .helpers import sweep_task_result
 pytestmark = pytest.mark.django_db
 
 
-def test_pause_keeps_changes_pending_then_delivers_them(richie_sync, receiver, course):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie_sync")
+def test_pause_keeps_changes_pending_then_delivers_them(receiver, course):
     from waffle.testutils import override_switch  # pylint: disable=import-outside-toplevel
 
     with override_switch("richie_sync.pause_deliveries", active=True):

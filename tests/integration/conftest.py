@@ -5,6 +5,8 @@ The worker shares the test database (a SQLite file) and is configured, like a pl
 from the same RICHIE_SYNC the test process uses.
 """
 
+# pylint: disable=redefined-outer-name  # pytest passes fixtures by name
+
 import pytest
 from django.conf import settings as django_settings
 
@@ -57,6 +59,7 @@ def integration_settings(richie, partner):
 # tests end, so it cannot deliver rows that later tests create in the shared database.
 @pytest.fixture(scope="package")
 def worker(django_db_setup, django_db_blocker, redis_server, integration_settings):  # pylint: disable=unused-argument
+    """A Celery worker process (with beat) on the Redis broker, sharing the test database."""
     process = CeleryWorker(
         redis_server.url, integration_settings, django_settings.DATABASES["default"]["NAME"],
         beat=True, extra_env={"RICHIE_SYNC_SWEEP_EVERY": "1"},
@@ -67,7 +70,10 @@ def worker(django_db_setup, django_db_blocker, redis_server, integration_setting
 
 
 @pytest.fixture
-def live(worker, redis_server, richie, partner, integration_settings, settings, transactional_db):  # pylint: disable=unused-argument
+# pylint: disable-next=too-many-positional-arguments  # pytest passes fixtures by name
+def live(
+    worker, redis_server, richie, partner, integration_settings, settings, transactional_db
+):  # pylint: disable=unused-argument
     """Test process and worker configured alike; receivers start each test empty and without faults."""
     settings.RICHIE_SYNC = integration_settings
     previous = celery_app.conf.broker_url
@@ -91,6 +97,7 @@ def fault_report():
 
 
 def pytest_terminal_summary(terminalreporter):
+    """Print the fault-injection table."""
     if not FAULT_REPORT:
         return
     terminalreporter.write_sep("=", "fault injection: publishes, faults, deliveries, lost")

@@ -1,8 +1,11 @@
 """
-Richie follows what changes without a publish, through the real worker: course-mode prices
-(saved, changed, deleted in the LMS) and every change of the active enrollment count
+Richie follows what changes without a publish, through the real worker.
+
+Course-mode prices (saved, changed, deleted in the LMS) and every change of the active enrollment count
 (enrollment, deactivation, re-activation, which the platform signals only through openedx-events).
 """
+
+# pylint: disable=redefined-outer-name  # pytest passes fixtures by name
 
 import pytest
 from django.contrib.sites.models import Site

@@ -1,10 +1,14 @@
 """
-Fault injection on the real path: Studio-like publishes, a real Redis broker, a real Celery worker
-(with beat running the sweep every second) and the Richie-compatible receiver.
+Fault injection on the real path.
+
+Studio-like publishes, a real Redis broker, a real Celery worker (with beat running the sweep every
+second) and the Richie-compatible receiver.
 
 Every case ends with the same check: for every course, the receiver holds exactly the payload
 built from the course's latest data, and nothing was lost.
 """
+
+# pylint: disable=redefined-outer-name  # pytest passes fixtures by name
 
 import random
 import threading
@@ -38,7 +42,10 @@ def publish(course_id, **fields):
 def expected_runs(ids, instance_name="catalog"):
     config = get_config()
     instance = config.instance(instance_name)
-    return {payload["resource_link"]: payload for payload in (build_payload(load_course_run(i), instance, config) for i in ids)}
+    return {
+        payload["resource_link"]: payload
+        for payload in (build_payload(load_course_run(i), instance, config) for i in ids)
+    }
 
 
 def lost(receiver, ids, instance_name="catalog"):
@@ -63,8 +70,17 @@ def settle(receiver, ids, worker, timeout=60, instance_name="catalog"):
     return missing
 
 
+# pylint: disable-next=too-many-positional-arguments  # pytest passes fixtures by name
 def record(report, case, publishes, faults, receiver, missing):
-    report.append({"case": case, "publishes": publishes, "faults": faults, "requests": len(receiver.requests), "lost": len(missing)})
+    report.append(
+        {
+            "case": case,
+            "publishes": publishes,
+            "faults": faults,
+            "requests": len(receiver.requests),
+            "lost": len(missing),
+        }
+    )
 
 
 def test_richie_down_then_back(live, richie, fault_report):
@@ -84,10 +100,16 @@ def test_richie_down_then_back(live, richie, fault_report):
     [
         ("500 for the first 6 attempts", "E500", lambda richie: richie.fail_next(6, status=500), 6),
         ("503 for the first 6 attempts", "E503", lambda richie: richie.fail_next(6, status=503), 6),
-        ("timeouts (3 requests held 2.5 s)", "Slow", lambda richie: richie.timeout_next(3, delay=2.5), 3),  # TIMEOUT 1 s
+        (
+            "timeouts (3 requests held 2.5 s)",
+            "Slow",
+            lambda richie: richie.timeout_next(3, delay=2.5),
+            3,
+        ),  # TIMEOUT 1 s
         ("connection reset mid-request (4)", "Reset", lambda richie: richie.drop_next(4), 4),
     ],
 )
+# pylint: disable-next=too-many-positional-arguments  # pytest passes fixtures by name
 def test_transient_faults(live, richie, fault_report, case, code, inject, faults):
     ids = course_ids(4, code)
     inject(richie)

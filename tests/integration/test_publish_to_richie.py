@@ -18,6 +18,7 @@ LINK = f"https://lms.example.com/courses/{COURSE}/info"
 
 
 def eventually(predicate, timeout=20.0):
+    """Poll ``predicate()`` until it is true: True, or False after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -33,7 +34,7 @@ def publish(course_id=COURSE, **fields):
         studio.publish(course_id)
 
 
-def test_publish_reaches_richie_signed_with_the_right_payload(live, richie, partner):  # pylint: disable=unused-argument
+def test_publish_reaches_richie_signed_with_the_right_payload(live, richie, partner):
     publish(language="fr_CA", catalog_visibility="about")
     assert richie.wait_for(lambda r: LINK in r.runs, timeout=20), live.log_text[-3000:]
     assert partner.wait_for(lambda r: LINK in r.runs, timeout=20)
@@ -60,7 +61,8 @@ def live_settings_retries(worker):
     return worker.richie_sync["MAX_RETRIES"]
 
 
-def test_503_then_success_is_retried_by_the_worker(live, richie, partner):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("partner")
+def test_503_then_success_is_retried_by_the_worker(live, richie):
     richie.fail_next(2, status=503)
     publish(course_id="course-v1:DemoX+Retry+2026")
     link = "https://lms.example.com/courses/course-v1:DemoX+Retry+2026/info"
@@ -68,7 +70,7 @@ def test_503_then_success_is_retried_by_the_worker(live, richie, partner):  # py
     assert [request.status for request in richie.requests] == [503, 503, 200]
 
 
-def test_wrong_secret_fails_fast_without_retry_storm(live, richie, partner):  # pylint: disable=unused-argument
+def test_wrong_secret_fails_fast_without_retry_storm(live, richie, partner):
     richie.set_secrets("rotated-away")
     try:
         publish(course_id="course-v1:DemoX+Secret+2026")
@@ -83,7 +85,8 @@ def test_wrong_secret_fails_fast_without_retry_storm(live, richie, partner):  # 
         richie.set_secrets("peer-secret-1")
 
 
-def test_publishing_with_the_broker_down_does_not_raise(live, redis_server, richie, caplog):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures("richie")
+def test_publishing_with_the_broker_down_does_not_raise(live, redis_server, caplog):
     redis_server.stop()
     try:
         with caplog.at_level(logging.ERROR, logger="openedx_richie_sync"):

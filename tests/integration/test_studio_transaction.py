@@ -1,4 +1,6 @@
 """
+Studio's publish inside a transaction that stays open, while the rest of the system works.
+
 Studio's publish runs inside the request's transaction (ATOMIC_REQUESTS), which can stay open
 after the receivers ran. Meanwhile a worker delivers, a resync runs and a second publish of the
 same course arrives: nothing may deadlock or fail, Studio's commits must succeed and Richie must
@@ -42,7 +44,7 @@ class Step(threading.Thread):
         self.started_at = time.monotonic()
         try:
             self.result = self.function()
-        except BaseException as error:  # pylint: disable=broad-except
+        except BaseException as error:
             self.error = error
         finally:
             self.finished_at = time.monotonic()
@@ -55,7 +57,7 @@ def resync():
     return out.getvalue()
 
 
-def test_slow_publish_transaction_with_worker_resync_and_second_publish(live, richie):  # pylint: disable=unused-argument
+def test_slow_publish_transaction_with_worker_resync_and_second_publish(live, richie):
     studio.publish(COURSE, language="en", display_name="Transactions", start=None)
     studio.publish(OTHER, language="en")
     assert richie.wait_for(lambda r: LINK in r.runs, timeout=30), live.log_text[-3000:]
