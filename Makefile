@@ -35,7 +35,7 @@ var:
 	mkdir -p var
 
 test: requirements services var ## run every test, integration tests included (real Redis, Celery worker, HTTP)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov-fail-under=90
 
 test-mysql: requirements services ## the whole suite again on MariaDB, the platform's database family
 	bash scripts/test-mysql.sh
