@@ -35,9 +35,11 @@ SECRET = "bench-secret"
 
 class FastRichieHandler(BaseHTTPRequestHandler):
     """
-    Richie's sync endpoint reduced to what costs nothing: check the signature the way Richie does
-    (HMAC of the raw body), parse the JSON, answer success per resource link. The benchmark
-    measures the client, so the server must not be the bottleneck.
+    Richie's sync endpoint reduced to what costs nothing.
+
+    It checks the signature the way Richie does (HMAC of the raw body), parses the JSON and answers
+    success per resource link. The benchmark measures the client, so the server must not be the
+    bottleneck.
     """
 
     protocol_version = "HTTP/1.1"
@@ -45,7 +47,8 @@ class FastRichieHandler(BaseHTTPRequestHandler):
     wbufsize = -1  # one write per answer (flushed after each request)
     stats = {"requests": 0, "items": 0, "links": set()}
 
-    def do_POST(self):  # pylint: disable=invalid-name
+    def do_POST(self):  # pylint: disable=invalid-name  # the name http.server dispatches POST requests to
+        """Check the signature, count the courses received and answer success for each of them."""
         body = self.rfile.read(int(self.headers["Content-Length"]))
         expected = "SIG-HMAC-SHA256 " + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(self.headers.get("Authorization", ""), expected):
@@ -55,17 +58,21 @@ class FastRichieHandler(BaseHTTPRequestHandler):
         self.stats["requests"] += 1
         self.stats["items"] += len(items)
         self.stats["links"].update(item["resource_link"] for item in items)
-        answer = {item["resource_link"]: {"success": True} for item in items} if isinstance(data, list) else {"success": True}
+        if isinstance(data, list):
+            answer = {item["resource_link"]: {"success": True} for item in items}
+        else:
+            answer = {"success": True}
         return self._answer(200, json.dumps(answer).encode())
 
     def _answer(self, status, payload):
+        """Send ``payload`` as the JSON body of a ``status`` response on the kept-alive connection."""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
 
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+    def log_message(self, format, *args):
         pass
 
 
@@ -90,11 +97,15 @@ def serve_receiver(port, connection):
 
 
 class ReceiverProcess:
+    """The receiver in a child process (spawned), so that it does not share the client's GIL."""
+
     def __init__(self):
         from test_support.services import free_port  # pylint: disable=import-outside-toplevel
 
         self.parent, child = multiprocessing.Pipe()
-        self.process = multiprocessing.get_context("spawn").Process(target=serve_receiver, args=(free_port(), child), daemon=True)
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=serve_receiver, args=(free_port(), child), daemon=True
+        )
         self.process.start()
         self.url = self.parent.recv()
 
@@ -108,6 +119,7 @@ class ReceiverProcess:
 
 
 def environment(database, url):
+    """The environment of a child process: the test project on ``database``, one instance at ``url``."""
     env = dict(os.environ)
     env.update(
         {
@@ -123,7 +135,9 @@ def environment(database, url):
 def build_courses(count):
     """N CourseOverview rows, bulk-inserted (languages and visibilities vary)."""
     from opaque_keys.edx.locator import CourseLocator  # pylint: disable=import-outside-toplevel
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview  # pylint: disable=import-outside-toplevel
+    from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
+        CourseOverview,
+    )
 
     languages = ["en", "fr", "es-419", "pt_BR", "zh_CN", "de", None]
     visibilities = ["both", "about", "none", None]
@@ -156,7 +170,7 @@ def run_command(env, *args):
     counts Python and Django start-up.
     """
     started = time.monotonic()
-    with subprocess.Popen(  # pylint: disable=consider-using-with
+    with subprocess.Popen(
         [sys.executable, "-m", "django", "sync_courses_to_richie", "--no-progress", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     ) as process:
@@ -185,19 +199,23 @@ runs = [run for chunk in iter_course_runs(chunk_size=1000) for run in chunk][:{s
 started = time.monotonic()
 for run in runs:
     body = serialize(build_payload(run, instance, config))
-    response = requests.post(instance.url, data=body, timeout=10, allow_redirects=False,
-                              headers={{"Content-Type": "application/json", "Authorization": sign(body, instance.secret), "Connection": "close"}})
+    headers = {{
+        "Content-Type": "application/json", "Authorization": sign(body, instance.secret), "Connection": "close"
+    }}
+    response = requests.post(instance.url, data=body, timeout=10, allow_redirects=False, headers=headers)
     assert response.status_code == 200, response.text
 print(len(runs), time.monotonic() - started)
 """
     output = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=environment(database, url), capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=ROOT, env=environment(database, url), capture_output=True, text=True, check=True,
     ).stdout.split()
     count, elapsed = int(output[0]), float(output[1])
     return count, elapsed
 
 
 def main(argv=None):
+    """Build the courses, then time the full resync, the unchanged rerun and the naive baseline."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--courses", type=int, default=10_000)
     parser.add_argument("--baseline-courses", type=int, default=3_000, help="sample size of the naive baseline")
@@ -233,8 +251,8 @@ def main(argv=None):
             stats = receiver.ask("stats")
             assert stats["runs"] == args.courses and f"sent {args.courses}," in output, (stats, output)
             runs.append((elapsed, rss, stats["requests"]))
-            print(f"full resync #{attempt + 1} : {args.courses} courses in {elapsed:.2f}s = {args.courses / elapsed:,.0f} courses/s, "
-                  f"{stats['requests']} HTTP requests, peak RSS {rss:.0f} MB")
+            print(f"full resync #{attempt + 1} : {args.courses} courses in {elapsed:.2f}s = "
+                  f"{args.courses / elapsed:,.0f} courses/s, {stats['requests']} HTTP requests, peak RSS {rss:.0f} MB")
 
         receiver.ask("reset")
         rerun_elapsed, rerun_rss, output = run_command(env, *options)

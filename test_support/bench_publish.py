@@ -94,7 +94,7 @@ SERVICE_CPUS = {1}
 
 def pin_studio():
     """
-    This process, which plays Studio, on CPU 0; every service on CPU 1 (``pin_services``).
+    Pin this process, which plays Studio, on CPU 0; every service on CPU 1 (``pin_services``).
 
     In production Studio, the workers, Redis, the database and Richie run on different machines;
     on this 2-core machine a worker delivering the publishes being timed would take the CPU from
@@ -118,9 +118,13 @@ def pin_services(*pids):
 
 
 class ReceiverProcess:
+    """The Richie receiver in a child process (spawned), asked for what it received over a pipe."""
+
     def __init__(self):
         self.parent, child = multiprocessing.Pipe()
-        self.process = multiprocessing.get_context("spawn").Process(target=serve_receiver, args=(child,), daemon=True)
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=serve_receiver, args=(child,), daemon=True
+        )
         self.process.start()
         self.url = self.parent.recv()
 
@@ -132,7 +136,8 @@ class ReceiverProcess:
         return self.ask("count")[0]
 
     def wait_for_start(self, course_id, since, start, timeout=WAIT):
-        """The first request from ``since`` on carrying ``course_id`` with ``start``.
+        """
+        The first request from ``since`` on carrying ``course_id`` with ``start``.
 
         Returns ``(received_at or None on timeout, requests for the course before it)``.
         """
@@ -147,6 +152,7 @@ class ReceiverProcess:
             time.sleep(0.01)
 
     def stop(self):
+        """Stop the receiver process (it may already have exited)."""
         try:
             self.ask("stop")
         except (OSError, EOFError):
@@ -169,6 +175,7 @@ class MariaDB:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-mariadb-"))
         self.port = free_port()
         self.process = None
+        self.version = None
 
     def _client(self, sql):
         return subprocess.run(
@@ -184,10 +191,11 @@ class MariaDB:
                  "--auth-root-authentication-method=normal"],
                 stdout=log, stderr=subprocess.STDOUT, check=True,
             )
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with  # runs until stop()
             ["mariadbd", "--no-defaults", f"--datadir={self.dir}/data", f"--socket={self.dir}/sock",
              f"--port={self.port}", "--bind-address=127.0.0.1", f"--user={getpass.getuser()}"],
             stdout=subprocess.DEVNULL,
+            # The server's log stays open for the server's whole life.
             stderr=open(self.dir / "server.log", "w", encoding="utf-8"),  # pylint: disable=consider-using-with
             start_new_session=True,
         )
@@ -207,6 +215,7 @@ class MariaDB:
         return f"127.0.0.1:{self.port}:richie:richie:richie"
 
     def stop(self):
+        """Stop the server and remove its data directory."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -308,8 +317,10 @@ def sender_cpu_seconds():
 
 def publish_cost(keys, count, warmup):
     """
-    Per publish in Studio's transaction: ms of the plugin's receiver plus its on-commit callbacks,
-    of those callbacks, and the sender thread's CPU ms per publish (mean; off the request, in the process).
+    The plugin's cost per publish in Studio's transaction.
+
+    Measured: ms of the plugin's receiver plus its on-commit callbacks, ms of those callbacks, and
+    the sender thread's CPU ms per publish (mean; off the request, in the process).
 
     Between publishes the sender thread is left to finish (untimed), as between Studio requests.
     """
@@ -408,6 +419,7 @@ class Bench:
     # services
 
     def start(self):
+        """Start the receiver and Redis (pinned to the services' CPU), the database and a worker."""
         self.receiver = ReceiverProcess()
         self.redis = RedisServer().start()
         pin_services(self.receiver.process.pid, self.redis.process.pid)
@@ -477,6 +489,7 @@ class Bench:
             self.worker = None
 
     def close(self):
+        """Stop whatever was started, each even if another fails to stop."""
         for stop in (self.stop_worker, getattr(self.redis, "stop", None), getattr(self.receiver, "stop", None),
                      getattr(self.mariadb, "stop", None)):
             if stop is None:
@@ -551,11 +564,11 @@ class Bench:
 
     def enrollments(self, keys, warmup_keys):
         """The plugin's enrollment receiver + on-commit work: first enrollment after a delivery, then while pending."""
+        from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
         from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
         from django.db import transaction  # pylint: disable=import-outside-toplevel
         from openedx_events.learning.signals import COURSE_ENROLLMENT_CHANGED  # pylint: disable=import-outside-toplevel
 
-        from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
         from openedx_richie_sync import dispatch  # pylint: disable=import-outside-toplevel
         from openedx_richie_sync.models import CourseRunSyncState, SyncStatus  # pylint: disable=import-outside-toplevel
 
@@ -588,6 +601,7 @@ class Bench:
 
 
 def report(results, args, coalesce, elapsed):
+    """Print the table of figures measured (what was not measured says so)."""
     def row(label, key):
         samples = results.get(key)
         if not samples:
@@ -610,15 +624,16 @@ def report(results, args, coalesce, elapsed):
     lines = [
         "",
         f"== bench-publish, database {args.db}, {'quick' if args.quick else 'full'} run, {elapsed / 60:.1f} min",
-        f"publish cost in Studio's request (ms), N={args.cost_n} each      p50    p90    p99   on-commit p50    p99   sender CPU/publish",
+        f"publish cost in Studio's request (ms), N={args.cost_n} each      p50    p90    p99   "
+        "on-commit p50    p99   sender CPU/publish",
         row("1 instance,  Redis up", "cost-1-up"),
         row("5 instances, Redis up", "cost-5-up"),
         row("1 instance,  Redis down", "cost-1-down"),
         row("5 instances, Redis down", "cost-5-down"),
     ]
-    main = results.get("latency")
-    lines.append(f"commit -> accepted by Richie (ms), N={main['n'] if main else 0}   {latency('latency')}   "
-                 f"(COALESCE_SECONDS={coalesce:g}, default; {main['elapsed'] if main else 0:.0f}s)")
+    single = results.get("latency")
+    lines.append(f"commit -> accepted by Richie (ms), N={single['n'] if single else 0}   {latency('latency')}   "
+                 f"(COALESCE_SECONDS={coalesce:g}, default; {single['elapsed'] if single else 0:.0f}s)")
     burst = results.get("bursts")
     if burst:
         deliveries = burst["deliveries"]
@@ -641,7 +656,53 @@ def report(results, args, coalesce, elapsed):
     print("\n".join(lines))
 
 
+def measure(bench, args):
+    """Run the measurements in order on the started ``bench``; return the coalescing delay in force."""
+    from openedx_richie_sync.configuration import get_config  # pylint: disable=import-outside-toplevel
+
+    cost_keys = [make_course(f"course-v1:Org{index % 10}+Cost{index:03d}+2026") for index in range(50)]
+    latency_keys = [make_course(f"course-v1:LatOrg{index % 10}+Lat{index:04d}+2026")
+                    for index in range(args.latency_n)]
+    burst_keys = [make_course(f"course-v1:Org{index % 10}+Burst{index:02d}+2026") for index in range(args.bursts)]
+    sites_keys = [make_course(f"course-v1:LatOrg{index % 10}+Site{index:04d}+2026")
+                  for index in range(args.sites_latency_n)]
+
+    print("1 instance, Redis up (worker running):")
+    bench.configure(1)
+    coalesce = get_config().coalesce_seconds
+    bench.drain()  # a worker still booting competes with the measurement for the CPU
+    bench.cost("cost-1-up", cost_keys)
+    bench.drain()
+    bench.latency("latency", latency_keys, START + timedelta(days=365))
+    bench.bursts(burst_keys)
+    bench.enrollments(latency_keys, burst_keys)
+
+    print("Redis stopped:")
+    bench.stop_worker()
+    bench.redis.stop()
+    bench.cost("cost-1-down", cost_keys)
+    bench.configure(5)
+    bench.cost("cost-5-down", cost_keys)
+    bench.redis.start()
+    print("5 instances, Redis up (worker running):")
+    bench.configure(5)
+    bench.drain()
+    bench.cost("cost-5-up", cost_keys)
+
+    print("100 site configurations, 1 instance (measured just before adding them, then with them):")
+    bench.configure(1)
+    bench.cost("cost-1-before-sites", cost_keys)
+    add_site_configurations(100, [f"Org{index}" for index in range(5)] + [f"LatOrg{index}" for index in range(10)])
+    bench.cost("cost-sites", cost_keys)
+    bench.drain()
+    bench.latency("latency-sites", sites_keys, START + timedelta(days=730))
+    requests, refused = bench.receiver.ask("count")
+    print(f"Richie receiver: {requests} requests, {refused} not answered 200")
+    return coalesce
+
+
 def main(argv=None):
+    """Parse the options, run every measurement with its services, print the report."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "mysql"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="development run: --latency-n 50 --cost-n 200")
@@ -654,7 +715,7 @@ def main(argv=None):
     if args.quick:
         args.cost_n, args.latency_n, args.sites_latency_n = 200, 50, 20
 
-    def terminate(signum, frame):  # pylint: disable=unused-argument
+    def terminate(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
@@ -664,46 +725,7 @@ def main(argv=None):
     pin_studio()
     try:
         bench.start()
-        from openedx_richie_sync.configuration import get_config  # pylint: disable=import-outside-toplevel
-
-        cost_keys = [make_course(f"course-v1:Org{index % 10}+Cost{index:03d}+2026") for index in range(50)]
-        latency_keys = [make_course(f"course-v1:LatOrg{index % 10}+Lat{index:04d}+2026")
-                        for index in range(args.latency_n)]
-        burst_keys = [make_course(f"course-v1:Org{index % 10}+Burst{index:02d}+2026") for index in range(args.bursts)]
-        sites_keys = [make_course(f"course-v1:LatOrg{index % 10}+Site{index:04d}+2026")
-                      for index in range(args.sites_latency_n)]
-
-        print("1 instance, Redis up (worker running):")
-        bench.configure(1)
-        coalesce = get_config().coalesce_seconds
-        bench.drain()  # a worker still booting competes with the measurement for the CPU
-        bench.cost("cost-1-up", cost_keys)
-        bench.drain()
-        bench.latency("latency", latency_keys, START + timedelta(days=365))
-        bench.bursts(burst_keys)
-        bench.enrollments(latency_keys, burst_keys)
-
-        print("Redis stopped:")
-        bench.stop_worker()
-        bench.redis.stop()
-        bench.cost("cost-1-down", cost_keys)
-        bench.configure(5)
-        bench.cost("cost-5-down", cost_keys)
-        bench.redis.start()
-        print("5 instances, Redis up (worker running):")
-        bench.configure(5)
-        bench.drain()
-        bench.cost("cost-5-up", cost_keys)
-
-        print("100 site configurations, 1 instance (measured just before adding them, then with them):")
-        bench.configure(1)
-        bench.cost("cost-1-before-sites", cost_keys)
-        add_site_configurations(100, [f"Org{index}" for index in range(5)] + [f"LatOrg{index}" for index in range(10)])
-        bench.cost("cost-sites", cost_keys)
-        bench.drain()
-        bench.latency("latency-sites", sites_keys, START + timedelta(days=730))
-        requests, refused = bench.receiver.ask("count")
-        print(f"Richie receiver: {requests} requests, {refused} not answered 200")
+        coalesce = measure(bench, args)
         report(bench.results, args, coalesce, time.monotonic() - started)
     except KeyboardInterrupt:
         print("\ninterrupted: stopping the worker, Redis and the receiver", file=sys.stderr)

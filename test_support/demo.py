@@ -27,6 +27,7 @@ SAMPLES = [
 
 
 def main():
+    """Start the receiver, Redis and a worker, publish the samples and print what Richie received."""
     workdir = Path(tempfile.mkdtemp(prefix="richie-sync-demo-"))
     receiver = RichieReceiver(secrets=(SECRET,), known_course_codes={"DEMO101", "DATA202", "CHEM301"}).start()
     redis = RedisServer().start()
@@ -69,6 +70,7 @@ def main():
 
 
 def publish_samples():
+    """Publish each sample course as Studio does, so the plugin's receivers queue the sync."""
     from datetime import datetime, timezone  # pylint: disable=import-outside-toplevel
 
     from test_support import studio  # pylint: disable=import-outside-toplevel
@@ -88,6 +90,7 @@ def publish_samples():
 
 
 def show(receiver, worker):
+    """Print the signed requests Richie received, its catalog and the failures the worker logged."""
     print("\n== What Richie received (each request signed with SIG-HMAC-SHA256 over the exact body bytes):")
     for request in receiver.requests:
         print(f"\nPOST {request.path} -> {request.status} {request.response_body.decode()}")

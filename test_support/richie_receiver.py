@@ -1,4 +1,5 @@
-"""A loopback HTTP server that behaves like Richie 3.5.1's course-run sync endpoint.
+"""
+A loopback HTTP server that behaves like Richie 3.5.1's course-run sync endpoint.
 
 Used by the integration tests, the demo and the benchmark. It imitates what was observed on a
 real Richie 3.5.1 (see ``docs/richie.md``): signature check, validation messages, batch
@@ -146,7 +147,8 @@ def sign(body: bytes | str, secret: str) -> str:
 
 
 def normalize_code(code: str) -> str:
-    """Normalize a course code like Richie does (Django's ``slugify(allow_unicode=True)``, upper case).
+    """
+    Normalize a course code like Richie does (Django's ``slugify(allow_unicode=True)``, upper case).
 
     ``DemoX`` -> ``DEMOX``; Richie looks its course pages up by that normalized code and quotes it
     in ``Unknown course: CODE.``.
@@ -370,7 +372,8 @@ for _name in DECIMAL_FIELDS:
 
 
 def validate_item(data: dict, creating: bool) -> tuple[dict, dict, bool]:
-    """Validate one course-run item like Richie's serializer.
+    """
+    Validate one course-run item like Richie's serializer.
 
     Returns ``(cleaned, errors, has_naive_date)``; ``cleaned`` only holds the fields present in
     ``data`` (partial update), ``errors`` maps field -> list of messages.
@@ -599,10 +602,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, record, status, content_type, pieces, extra=None, *, chunked=False, rate=None,
                 headers_too=False, length=None):
-        """Send the answer's headers, then ``pieces`` of body one after the other (drip, huge, endless).
+        """
+        Send the answer's headers, then ``pieces`` of body one after the other (drip, huge, endless).
 
         ``rate`` (bytes per second) paces the pieces (and the headers with ``headers_too``); the
-        answer stops when the client goes away or the receiver stops."""
+        answer stops when the client goes away or the receiver stops.
+        """
         headers = {"Content-Type": content_type}
         if length is not None:
             headers["Content-Length"] = str(length)
@@ -727,7 +732,8 @@ def _reject_constant(name):
 
 
 class RichieReceiver:
-    """A fake Richie course-run sync endpoint on loopback (see the module docstring).
+    """
+    A fake Richie course-run sync endpoint on loopback (see the module docstring).
 
     Public state (read it freely; it is mutated under ``self.lock``):
 
@@ -749,10 +755,14 @@ class RichieReceiver:
         course_regex=DEFAULT_COURSE_REGEX,
         known_course_codes=None,
     ):
-        """known_course_codes: None = every course code has a Richie course page; else a set of
+        """
+        Configure the receiver's secrets, link regex and known course codes.
+
+        known_course_codes: None = every course code has a Richie course page; else a set of
         codes (the middle segment of course-v1:ORG+CODE+RUN) that exist; creating a run under
         another code answers 400 {"resource_link": ["Unknown course: CODE."]} (CODE normalized
-        like Richie: upper case). Codes are compared after Richie's normalization."""
+        like Richie: upper case). Codes are compared after Richie's normalization.
+        """
         self.secrets: tuple[str, ...] = tuple(secrets)
         self.host = host
         self.port = port
@@ -843,8 +853,12 @@ class RichieReceiver:
     # -- configuration and state ---------------------------------------------------------------
 
     def reset(self) -> None:
-        """Clear runs, requests, applied items, pending faults, manual runs, naive dates and
-        corruption (secrets, known course codes and the connection counter are kept)."""
+        """
+        Clear what the receiver received and every fault set on it.
+
+        Cleared: runs, requests, applied items, pending faults, manual runs, naive dates and
+        corruption (secrets, known course codes and the connection counter are kept).
+        """
         with self.lock:
             self.runs.clear()
             self.requests.clear()
@@ -872,9 +886,11 @@ class RichieReceiver:
                 self._known_cache = None
 
     def set_manual(self, resource_link: str, **fields) -> None:
-        """Put a run in sync_mode "manual": a sync answers 200 (success) and leaves it unchanged.
+        """
+        Put a run in sync_mode "manual": a sync answers 200 (success) and leaves it unchanged.
 
-        If the run does not exist yet it is created with ``fields`` (as stored values)."""
+        If the run does not exist yet it is created with ``fields`` (as stored values).
+        """
         with self.lock:
             self.manual.add(resource_link)
             run = self.runs.setdefault(resource_link, {"resource_link": resource_link})
@@ -909,8 +925,11 @@ class RichieReceiver:
         self._add_fault(count, "rate_limit", retry_after=retry_after)
 
     def redirect_next(self, count: int, location: str | None = None, status: int = 302) -> None:
-        """The next ``count`` requests answer ``status`` (301/302) to ``location`` (default: the
-        same path under ``/en``); nothing applied."""
+        """
+        Redirect the next ``count`` requests, applying nothing.
+
+        They answer ``status`` (301/302) to ``location`` (default: the same path under ``/en``).
+        """
         self._add_fault(count, "redirect", location=location, status=int(status))
 
     # -- hostile peers: what a proxy, a maintenance page or a broken server answers -------------
@@ -923,8 +942,12 @@ class RichieReceiver:
                         headers=dict(headers or {}))
 
     def non_richie_next(self, count: int, answer: str = "html") -> None:
-        """The next ``count`` requests answer 200 with what Richie never sends: ``answer`` is one of
-        ``NON_RICHIE_ANSWERS`` (an HTML maintenance page, ``OK``, ``[]``, ``{}``, ``{"success": false}``)."""
+        """
+        The next ``count`` requests answer 200 with what Richie never sends.
+
+        ``answer`` is one of ``NON_RICHIE_ANSWERS`` (an HTML maintenance page, ``OK``, ``[]``, ``{}``,
+        ``{"success": false}``).
+        """
         content_type, body = NON_RICHIE_ANSWERS[answer]
         self.answer_next(count, body, 200, content_type)
 
@@ -933,8 +956,12 @@ class RichieReceiver:
         self._add_fault(count, "partial", leave_out=int(leave_out))
 
     def drip_next(self, count: int, bytes_per_second: float, headers_too: bool = False) -> None:
-        """The next ``count`` requests are applied; the answer is sent at ``bytes_per_second`` (its
-        headers too with ``headers_too``), in pieces every tenth of a second."""
+        """
+        The next ``count`` requests are applied, and answered slowly.
+
+        The answer is sent at ``bytes_per_second`` (its headers too with ``headers_too``), in pieces
+        every tenth of a second.
+        """
         self._add_fault(count, "drip", rate=float(bytes_per_second), headers_too=bool(headers_too))
 
     def huge_next(self, count: int, size: int = 50 * 1024 * 1024) -> None:
@@ -946,8 +973,12 @@ class RichieReceiver:
         self._add_fault(count, "endless")
 
     def gzip_next(self, count: int, bomb_size: int | None = None) -> None:
-        """The next ``count`` answers carry ``Content-Encoding: gzip``: Richie's own answer compressed
-        (applied), or with ``bomb_size`` a gzip bomb inflating to that many bytes (nothing applied)."""
+        """
+        The next ``count`` answers carry ``Content-Encoding: gzip``.
+
+        They are Richie's own answer compressed (applied), or with ``bomb_size`` a gzip bomb inflating
+        to that many bytes (nothing applied).
+        """
         self._add_fault(count, "gzip", bomb_size=None if bomb_size is None else int(bomb_size))
 
     def retry_after_next(self, count: int, value: str, status: int = 429) -> None:
@@ -961,8 +992,11 @@ class RichieReceiver:
         self.answer_next(count, deep_json(depth), status)
 
     def set_body_limit(self, max_bytes: int | None) -> None:
-        """Answer 413 (nothing applied) to request bodies larger than ``max_bytes``, like nginx's
-        ``client_max_body_size`` in front of Richie; None removes the limit."""
+        """
+        Answer 413 (nothing applied) to request bodies larger than ``max_bytes``.
+
+        Like nginx's ``client_max_body_size`` in front of Richie; None removes the limit.
+        """
         with self.lock:
             self.body_limit = None if max_bytes is None else int(max_bytes)
 
@@ -1169,10 +1203,12 @@ class RichieReceiver:
         self._after_save(link, normalize_code(code), cleaned)
 
     def _after_save(self, link: str, course: str, cleaned: dict) -> None:
-        """What follows a save on Richie (re-publishing the course page, indexing).
+        """
+        What follows a save on Richie (re-publishing the course page, indexing).
 
         ``languages: []`` is stored but breaks that step for the whole course until the run gets
-        a valid non-empty languages list again."""
+        a valid non-empty languages list again.
+        """
         languages = cleaned.get("languages", _MISSING)
         if languages is not _MISSING and not languages:
             self.corrupted.setdefault(course, set()).add(link)

@@ -20,12 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port():
+    """A TCP port free on 127.0.0.1 right now (the OS picks it), for a server started next."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def _wait_for_port(port, timeout, process):
+    """Return once ``port`` accepts connections; raise if ``process`` exits or ``timeout`` passes first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -40,8 +42,9 @@ def _wait_for_port(port, timeout, process):
 
 def platform_environment(richie_sync, database, **extra):
     """
-    The environment of another process of the stand-in CMS (a worker, a management command):
-    the same RICHIE_SYNC and the same database as the test process.
+    The environment of another process of the stand-in CMS (a worker, a management command).
+
+    It has the same RICHIE_SYNC and the same database as the test process.
     """
     env = dict(os.environ)
     env.update(
@@ -74,7 +77,8 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+        """Start redis-server (no persistence) and wait until it listens."""
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with  # runs until stop()
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -92,7 +96,10 @@ class RedisServer:
 class CeleryWorker:
     """A real Celery worker process of the stand-in CMS, consuming the platform's default CMS queue."""
 
-    def __init__(self, broker_url, richie_sync, database, queues="edx.cms.core.default", concurrency=2, extra_env=None, beat=False):
+    def __init__(
+        self, broker_url, richie_sync, database, *,
+        queues="edx.cms.core.default", concurrency=2, extra_env=None, beat=False,
+    ):
         self.broker_url = broker_url
         self.richie_sync = richie_sync
         self.database = database
@@ -103,16 +110,21 @@ class CeleryWorker:
         self.process = None
         self.output = []
         self._reader = None
-        self._log = tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log", delete=False)  # pylint: disable=consider-using-with
+        # The log file stays open for the worker's whole life: start() writes its output there.
+        self._log = tempfile.NamedTemporaryFile(  # pylint: disable=consider-using-with
+            "w+", prefix="celery-worker-", suffix=".log", delete=False
+        )
 
     def environment(self):
+        """The worker's environment: the stand-in CMS's, with the broker and the extra variables."""
         env = platform_environment(self.richie_sync, self.database, RICHIE_SYNC_BROKER_URL=self.broker_url)
         env.update(self.extra_env)
         return env
 
     def start(self, timeout=60):
+        """Start the worker in its own session, collect its output and wait until it is ready."""
         self.output = []
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with  # runs until stop() or kill()
             [
                 sys.executable, "-m", "celery", "-A", "test_support.celery_app", "worker",
                 "-Q", self.queues, "-c", str(self.concurrency), "-P", "prefork", "-l", "INFO",
@@ -169,6 +181,7 @@ class CeleryWorker:
             self.process.wait(10)
 
     def stop(self):
+        """Stop the worker gracefully (SIGTERM to its session), killing it if it takes over 20s."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:

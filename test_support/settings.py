@@ -65,7 +65,9 @@ TEMPLATES = [
 SITE_ID = 1
 
 # The same SQLite file is shared by the test process and the Celery worker it starts.
-DATABASE_PATH = os.environ.get("RICHIE_SYNC_DB", str(Path(os.environ.get("TMPDIR", "/tmp")) / "richie_sync_test.sqlite3"))
+DATABASE_PATH = os.environ.get(
+    "RICHIE_SYNC_DB", str(Path(os.environ.get("TMPDIR", "/tmp")) / "richie_sync_test.sqlite3")
+)
 DATABASES = {
     "default": {
         "ENGINE": "test_support.sqlite_backend",
@@ -81,9 +83,9 @@ if os.environ.get("RICHIE_SYNC_MYSQL"):
     # RICHIE_SYNC_MYSQL=host:port:user:password:database. The platform's driver, mysqlclient, when
     # it is installed (`make test-mysql` builds it); PyMySQL stands in for it otherwise.
     try:
-        import MySQLdb  # pylint: disable=import-outside-toplevel,unused-import
+        import MySQLdb  # pylint: disable=unused-import  # imported only to learn whether mysqlclient is installed
     except ImportError:
-        import pymysql  # pylint: disable=import-outside-toplevel
+        import pymysql
 
         pymysql.install_as_MySQLdb()
     _host, _port, _user, _password, _name = os.environ["RICHIE_SYNC_MYSQL"].split(":")
@@ -121,7 +123,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"openedx_richie_sync": {"handlers": ["console"], "level": os.environ.get("RICHIE_SYNC_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        "openedx_richie_sync": {"handlers": ["console"], "level": os.environ.get("RICHIE_SYNC_LOG_LEVEL", "WARNING")},
+    },
 }
 
 add_plugins(__name__, PROJECT_TYPE, "common")

@@ -11,6 +11,7 @@ Every Tutor command runs in a fresh process (the venv's ``tutor`` script) with i
 process-wide registries and discovers plugins once per process. No Docker:
 ``config save`` only renders templates into ``<root>/env``.
 """
+# pylint: disable=redefined-outer-name  # pytest fixtures are passed by name
 
 import hashlib
 import os
@@ -33,7 +34,7 @@ PIP_TIMEOUT = 900
 
 
 def outside_environment(**variables):
-    """This process's environment without what points into the test virtualenv, Django or Tutor."""
+    """The environment of this process without what points into the test virtualenv, Django or Tutor."""
     environment = {
         key: value for key, value in os.environ.items()
         if not key.startswith(("PYTHON", "VIRTUAL_ENV", "DJANGO_", "TUTOR_"))
@@ -43,6 +44,7 @@ def outside_environment(**variables):
 
 
 def run_checked(command, env=None):
+    """Run ``command`` outside the test environment; fail with its output if it exits non-zero."""
     result = subprocess.run(
         command, env=env or outside_environment(), capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False
     )
@@ -62,6 +64,7 @@ def _venv_key(major):
 
 
 def _tutor_venv(major, wheel):
+    """The Tutor ``major`` virtualenv with ``wheel`` installed, rebuilt only when its key changed."""
     venv = VENVS / f"{major}-py{sys.version_info.major}.{sys.version_info.minor}"
     key_file = venv / "richie-sync-key"
     key = _venv_key(major)

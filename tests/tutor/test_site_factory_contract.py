@@ -6,6 +6,7 @@ Tutor 20 is the release the site factory declares; Tutor 22 is how operators run
 the test reads it as Richie and Caddy would: the secret Richie accepts, the regex Richie reads
 links with, the hosts Caddy serves and Richie allows, the image and settings of Open edX.
 """
+# pylint: disable=redefined-outer-name  # pytest fixtures are passed by name
 
 import re
 

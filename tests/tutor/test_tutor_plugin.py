@@ -1,7 +1,9 @@
 """
-The Tutor plugin ``richie-sync`` (distribution tutor-contrib-richie-sync), rendered by the real
-Tutor of each supported major release (see conftest.py).
+The Tutor plugin ``richie-sync``, rendered by the real Tutor of each supported major release.
+
+The plugin is installed from its distribution, tutor-contrib-richie-sync (see conftest.py).
 """
+# pylint: disable=redefined-outer-name  # pytest fixtures are passed by name
 
 import ast
 import json

@@ -34,6 +34,7 @@ class SwitchedSignal(django.dispatch.Signal):
 
     @contextmanager
     def for_state(self, *, is_enabled: bool):
+        """Turn the signal on or off for the ``with`` block, then restore its previous state."""
         old_state = self._allow_signals
         try:
             self._allow_signals = is_enabled
@@ -57,8 +58,10 @@ class SwitchedSignal(django.dispatch.Signal):
 
 class SignalHandler:
     """
-    The modulestore signals. A modulestore owns ``SignalHandler(<its class>)`` and sends through
-    it, so receivers get ``sender=<modulestore class>`` and ``course_key=<CourseLocator>``.
+    The modulestore signals.
+
+    A modulestore owns ``SignalHandler(<its class>)`` and sends through it, so receivers get
+    ``sender=<modulestore class>`` and ``course_key=<CourseLocator>``.
     """
 
     pre_publish = SwitchedSignal("pre_publish")

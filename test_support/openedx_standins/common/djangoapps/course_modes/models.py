@@ -1,4 +1,5 @@
-"""Test stand-in for ``common.djangoapps.course_modes.models``; mirrors the platform's module of that name.
+"""
+Test stand-in for ``common.djangoapps.course_modes.models``; mirrors the platform's module of that name.
 
 ``Mode`` has the platform's fields, in the platform's order. The default mode
 comes from ``settings.COURSE_MODE_DEFAULTS`` when set, else from the platform's
@@ -17,7 +18,6 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils.timezone import now
 from edx_django_utils.cache import RequestCache
-
 from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
 from openedx.core.lib.cache_utils import request_cached
 
@@ -150,7 +150,8 @@ class CourseMode(models.Model):
     def modes_for_course(
         cls, course_id=None, include_expired=False, only_selectable=True, course=None,
     ):
-        """Return the course's modes as ``Mode`` tuples (``[DEFAULT_MODE]`` if none).
+        """
+        Return the course's modes as ``Mode`` tuples (``[DEFAULT_MODE]`` if none).
 
         Expired modes are left out unless ``include_expired``; credit modes are
         left out while ``only_selectable``. Request-cached (cleared when a mode is

@@ -1,6 +1,7 @@
 """
-Test stand-in for ``common.djangoapps.student.models.course_enrollment``; mirrors the platform's
-module of that name.
+Test stand-in for ``common.djangoapps.student.models.course_enrollment``.
+
+Mirrors the platform's module of that name.
 
 The signals and openedx-events are sent exactly where the platform sends them:
 
@@ -25,19 +26,18 @@ in for ``user.profile.name`` (no ``UserProfile`` model here).
 
 import logging
 
+from common.djangoapps.course_modes.models import CourseMode
+from common.djangoapps.student.signals import ENROLL_STATUS_CHANGE, ENROLLMENT_TRACK_UPDATED, UNENROLL_DONE
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
+from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
 from openedx_events.learning.data import CourseData, CourseEnrollmentData, UserData, UserPersonalData
 from openedx_events.learning.signals import (
     COURSE_ENROLLMENT_CHANGED,
     COURSE_ENROLLMENT_CREATED,
     COURSE_UNENROLLMENT_COMPLETED,
 )
-
-from common.djangoapps.course_modes.models import CourseMode
-from common.djangoapps.student.signals import ENROLL_STATUS_CHANGE, ENROLLMENT_TRACK_UPDATED, UNENROLL_DONE
-from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
 
 log = logging.getLogger(__name__)
 SCORE_RECALCULATION_DELAY_ON_ENROLLMENT_UPDATE = 30
@@ -125,7 +125,10 @@ class CourseEnrollment(models.Model):
             creation_date=self.created,
         )
 
-    def update_enrollment(self, mode=None, is_active=None, skip_refund=False, enterprise_uuid=None):  # pylint: disable=unused-argument
+    def update_enrollment(
+        self, mode=None, is_active=None, skip_refund=False,
+        enterprise_uuid=None,  # pylint: disable=unused-argument  # the platform's parameter; no enterprises here
+    ):
         """Change the mode and/or activation, save, and send what the platform sends (see the module)."""
         activation_changed = False
         if self.is_active != is_active and is_active is not None:
@@ -162,7 +165,11 @@ class CourseEnrollment(models.Model):
         )
 
     @classmethod
-    def enroll(cls, user, course_key, mode=None, check_access=False, can_upgrade=False, enterprise_uuid=None):  # pylint: disable=unused-argument
+    def enroll(  # pylint: disable=too-many-positional-arguments  # the platform's signature
+        cls, user, course_key, mode=None,
+        # The platform's parameters, unused: the stand-in checks no access, has no upgrades nor enterprises.
+        check_access=False, can_upgrade=False, enterprise_uuid=None,  # pylint: disable=unused-argument
+    ):
         """Enroll ``user`` in ``course_key`` (create or reactivate) and return the row (see the module)."""
         if mode is None:
             mode = _default_course_mode(str(course_key))

@@ -1,6 +1,7 @@
 """
-Test stand-in for ``common.djangoapps.student.signals.signals``; mirrors the platform's module
-of that name (only the signals ``CourseEnrollment`` sends).
+Test stand-in for ``common.djangoapps.student.signals.signals``.
+
+Mirrors the platform's module of that name (only the signals ``CourseEnrollment`` sends).
 """
 
 from django.dispatch import Signal

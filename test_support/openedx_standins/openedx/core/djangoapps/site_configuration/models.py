@@ -1,7 +1,8 @@
 """
-Test stand-in for ``openedx.core.djangoapps.site_configuration.models``; mirrors the platform's
-``SiteConfiguration`` (``get_value``, ``get_configuration_for_org``, ``get_value_for_org``,
-``get_all_orgs``, ``has_org``).
+Test stand-in for ``openedx.core.djangoapps.site_configuration.models``.
+
+Mirrors the platform's ``SiteConfiguration`` (``get_value``, ``get_configuration_for_org``,
+``get_value_for_org``, ``get_all_orgs``, ``has_org``).
 
 A configuration serves an org when its ``course_org_filter`` (a string or a list of strings)
 contains it, case-sensitively, and it is enabled. The platform reads the first matching
@@ -53,6 +54,7 @@ class SiteConfiguration(models.Model):
 
     @classmethod
     def get_value_for_org(cls, org, name, default=None):
+        """The value ``name`` of the configuration serving ``org`` (``get_configuration_for_org``), else ``default``."""
         configuration = cls.get_configuration_for_org(org)
         if configuration is None:
             return default

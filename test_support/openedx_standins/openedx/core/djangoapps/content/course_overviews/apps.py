@@ -1,4 +1,8 @@
-"""Test stand-in for ``openedx.core.djangoapps.content.course_overviews.apps``; mirrors the platform's app config (its ``ready`` connects the modulestore receivers)."""
+"""
+Test stand-in for ``openedx.core.djangoapps.content.course_overviews.apps``.
+
+Mirrors the platform's app config (its ``ready`` connects the modulestore receivers).
+"""
 
 from django.apps import AppConfig
 

@@ -1,6 +1,7 @@
 """
-Test stand-in for ``openedx.core.djangoapps.content.course_overviews.models``; mirrors the
-platform's module of that name.
+Test stand-in for ``openedx.core.djangoapps.content.course_overviews.models``.
+
+Mirrors the platform's module of that name.
 
 Mirrored: the fields the plugin reads, ``version`` and the class constant ``VERSION``;
 ``get_from_id`` (request-cached like the platform's: the same object is returned until the
@@ -19,7 +20,6 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from opaque_keys.edx.django.models import CourseKeyField
-
 from openedx.core.lib.cache_utils import request_cached
 from xmodule.course_block import CourseBlock
 from xmodule.error_block import ErrorBlock
@@ -106,9 +106,13 @@ class CourseOverview(models.Model):
                     with transaction.atomic():
                         overview.save()
                 except IntegrityError:
-                    log.info("Multiple CourseOverviews for course %s requested simultaneously; will only save one.", course_id)
+                    log.info(
+                        "Multiple CourseOverviews for course %s requested simultaneously; will only save one.",
+                        course_id,
+                    )
                 return overview
             if course is not None:
+                # pylint: disable-next=raising-format-tuple  # the platform raises these arguments unformatted
                 raise OSError(
                     "Error while loading CourseOverview for course {} from the module store: {}",
                     str(course_id),
@@ -136,7 +140,8 @@ class CourseOverview(models.Model):
 
     @classmethod
     def get_all_courses(cls, orgs=None, filter_=None, active_only=False, course_keys=None):
-        """Return a queryset of overviews as stored, optionally filtered.
+        """
+        Return a queryset of overviews as stored, optionally filtered.
 
         ``orgs``: case-insensitive match on any of them; ``filter_``: keyword
         arguments for ``.filter()``; ``active_only``: courses not ended yet (or

@@ -1,8 +1,9 @@
 """
-Test stand-in for ``openedx.core.djangoapps.content.course_overviews.signals``; mirrors the
-platform's two modulestore receivers: on ``course_published`` the overview is rebuilt from the
-modulestore (synchronously, in the publishing request's transaction), on ``course_deleted`` the
-overview row is deleted. Left out: the change signals (start date, pacing, certificates) and the
+Test stand-in for ``openedx.core.djangoapps.content.course_overviews.signals``.
+
+Mirrors the platform's two modulestore receivers: on ``course_published`` the overview is rebuilt
+from the modulestore (synchronously, in the publishing request's transaction), on ``course_deleted``
+the overview row is deleted. Left out: the change signals (start date, pacing, certificates) and the
 openedx_catalog sync.
 """
 
