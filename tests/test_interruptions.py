@@ -88,7 +88,7 @@ def test_after_sigkill_the_rows_are_free_within_the_lease_and_the_next_run_sends
     assert len(receiver.snapshot()) == 6
 
 
-def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, courses, monkeypatch):  # pylint: disable=unused-argument
+def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(settings, receiver, courses, monkeypatch):  # pylint: disable=unused-argument
     """The lease is short (a killed run frees its rows soon), so a live run must keep extending it."""
     import threading  # pylint: disable=import-outside-toplevel
 
@@ -99,7 +99,7 @@ def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, cou
 
     monkeypatch.setattr(resync, "RESYNC_LEASE_SECONDS", 1)
     monkeypatch.setattr(resync, "LEASE_RENEW_SECONDS", 0.2)
-    django_settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
     receiver.timeout_next(1, 2.5)  # one request takes 2.5 leases
     lapsed, done = [], threading.Event()
 
