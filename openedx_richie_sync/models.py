@@ -19,31 +19,13 @@ import uuid
 from datetime import timedelta
 from datetime import timezone as dt_timezone
 from functools import lru_cache
-from typing import NamedTuple
 
 from django.db import connection, models, transaction
 from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-
-class SyncStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SYNCED = "synced", "Synced"
-    FAILED = "failed", "Failed"
-
-
-class KnownState(NamedTuple):
-    """The few columns a resync needs, read without building model instances."""
-
-    status: str
-    payload_hash: str
-    attempts: int
-    generation: int
-    busy: bool  # a delivery or another resync holds the row's lease
-
-    def is_current(self, payload_hash):
-        return self.status == SyncStatus.SYNCED and self.payload_hash == payload_hash
+from .data import KnownState, SyncStatus
 
 
 def _lease_free(now):
@@ -128,7 +110,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         rows = self.filter(instance=instance_name, course_id__in=list(course_ids)).values_list(
             "course_id", "status", "payload_hash", "attempts", "generation", busy
         )
-        return {course_id: KnownState(*known) for course_id, *known in rows}
+        return {
+            course_id: KnownState(status=status, payload_hash=digest, attempts=attempts, generation=generation, busy=busy)
+            for course_id, status, digest, attempts, generation, busy in rows
+        }
 
     def request(self, course_id, org, instance_names, due_at, trailing_due_at=None):
         """
@@ -254,7 +239,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
 
     def finish(self, instance_name, results):
         """
-        Record delivery results (``resync.ItemResult``) of leased rows and release their lease.
+        Record delivery results (``data.ItemResult``) of leased rows and release their lease.
 
         A row whose generation moved during the delivery stays pending: its newer request will
         deliver fresher data. A success stores the accepted payload's hash; a failure keeps the

@@ -11,8 +11,9 @@ from django.utils import timezone
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
-from openedx_richie_sync.resync import ItemResult
-from openedx_richie_sync.tasks import deliver, sweep, sync_course_run
+from openedx_richie_sync.data import ItemResult
+from openedx_richie_sync.sync import deliver
+from openedx_richie_sync.tasks import sweep, sync_course_run
 from test_support import studio
 
 from .conftest import make_course
@@ -84,7 +85,12 @@ def test_a_delivery_overtaken_by_a_newer_request_leaves_the_row_pending(richie_s
     token = CourseRunSyncState.objects.lease(old, 60)
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())  # published meanwhile
     CourseRunSyncState.objects.finish(
-        "catalog", [ItemResult(COURSE, "DemoX", True, "{}", "hash-of-old", 200, generation=old.generation, token=token)]
+        "catalog", [
+            ItemResult(
+                course_id=COURSE, org="DemoX", ok=True, payload_json="{}", payload_hash="hash-of-old", status=200,
+                generation=old.generation, token=token,
+            )
+        ]
     )
     row = state()
     assert row.status == SyncStatus.PENDING and row.generation == old.generation + 1

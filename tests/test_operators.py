@@ -374,7 +374,7 @@ def test_a_retrying_delivery_is_not_due_for_the_sweep_before_its_retry(richie_sy
 
     from django.utils import timezone  # pylint: disable=import-outside-toplevel
 
-    from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync.sync import deliver  # pylint: disable=import-outside-toplevel
 
     richie_sync.update(RETRY_BACKOFF=60, RETRY_BACKOFF_MAX=60)
     receiver.rate_limit_next(1, retry_after=30)  # the retry is due in 30 s at least

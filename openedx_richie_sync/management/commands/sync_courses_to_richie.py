@@ -21,9 +21,11 @@ from ...checks import configuration_messages
 from ...configuration import get_config, get_config_and_problems
 from ...models import CourseRunSyncState, SyncStatus
 from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_keys, iter_course_runs
-from ...delivery import SUCCESS, RichieClient
+from ...data import DeliveryOutcome
+from ...delivery import RichieClient
 from ...resync import Interrupted, Resync
 from ...routing import Router
+from ...sync import deliver
 from ...toggles import deliveries_paused
 
 MAX_LISTED_FAILURES = 50
@@ -288,7 +290,7 @@ class Command(BaseCommand):
 
     def _pending(self, instances, use_celery, course_keys, orgs):
         """Deliver (or queue) every due pending delivery of the selection; exit status 1 if one failed."""
-        from ...tasks import deliver, sweep  # pylint: disable=import-outside-toplevel
+        from ...tasks import sweep  # pylint: disable=import-outside-toplevel
 
         if use_celery:
             if course_keys or orgs:
@@ -324,7 +326,7 @@ class Command(BaseCommand):
         status = 0
         for instance in instances:
             delivery = RichieClient(instance).check()
-            if delivery.outcome == SUCCESS:
+            if delivery.outcome == DeliveryOutcome.SUCCESS:
                 self.stdout.write(f"{instance.name}: OK ({instance.safe_url} accepted a signed request)")
                 continue
             status = 1
