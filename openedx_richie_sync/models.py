@@ -20,12 +20,13 @@ from datetime import timedelta
 from datetime import timezone as dt_timezone
 from functools import lru_cache
 
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .data import KnownState, SyncStatus
+from .sync_sql import record_results
 
 
 def _lease_free(now):
@@ -186,7 +187,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         only rows still at that generation are leased (a newer request has its own delivery, which
         will send fresher data). ``create`` lists ``(course_id, org)`` of course runs without a
         row yet: they are inserted already leased, at generation 0. One statement per distinct
-        generation; the leased rows are read back only when some could not be taken.
+        generation; the leased rows are read back when some were inserted or could not be taken.
         """
         now = timezone.now()
         until = now + timedelta(seconds=seconds)
@@ -194,8 +195,8 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         held, uncertain = set(), []
         created = {course_id for course_id, _ in create}
         if create:
-            inserted = self._insert_leased(instance_name, create, token, now, until)
-            (held.update if inserted == len(created) else uncertain.extend)(created)
+            self._insert_leased(instance_name, create, token, now, until)
+            uncertain.extend(created)  # another run may have inserted some first: read back
         by_generation = {}
         for course_id, generation in generations.items():
             if course_id not in created:
@@ -214,28 +215,17 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         return token, held
 
     def _insert_leased(self, instance_name, runs, token, now, until):
-        """Insert rows (skipping existing ones) in one ``executemany``, like ``finish``."""
-        adapt = connection.ops.adapt_datetimefield_value
-        now, until = adapt(now), adapt(until)
-        columns = [
-            "course_id", "org", "instance", "status", "generation", "requested_at", "due_at", "lease_token",
-            "lease_until", "payload_hash", "attempts", "retryable", "last_error", "created", "modified",
-        ]
-        rows = [
-            [course_id, org, instance_name, SyncStatus.PENDING.value, 0, now, now, token, until, "", 0, False, "", now, now]
-            for course_id, org in runs
-        ]
-        quote = connection.ops.quote_name
-        insert = "INSERT IGNORE INTO" if connection.vendor == "mysql" else "INSERT INTO"
-        conflict = "" if connection.vendor == "mysql" else " ON CONFLICT DO NOTHING"
-        sql = (
-            f"{insert} {quote(self.model._meta.db_table)} ({', '.join(map(quote, columns))}) "
-            f"VALUES ({', '.join(['%s'] * len(columns))}){conflict}"
+        """Insert rows already leased, at generation 0; rows that exist are left untouched."""
+        self.bulk_create(
+            [
+                self.model(
+                    course_id=course_id, org=org, instance=instance_name, status=SyncStatus.PENDING, generation=0,
+                    requested_at=now, due_at=now, lease_token=token, lease_until=until,
+                )
+                for course_id, org in runs
+            ],
+            ignore_conflicts=True,
         )
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-            # SQLite counts the rows of the whole executemany; other drivers may not: read back then.
-            return cursor.rowcount if connection.vendor == "sqlite" else -1
 
     def finish(self, instance_name, results):
         """
@@ -243,40 +233,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
 
         A row whose generation moved during the delivery stays pending: its newer request will
         deliver fresher data. A success stores the accepted payload's hash; a failure keeps the
-        previous hash, since Richie did not take this payload. One ``executemany`` per outcome:
-        going through the ORM row by row cost more than the HTTP exchange in a full resync.
+        previous hash, since Richie did not take this payload. Raw SQL (``sync_sql``): going through
+        the ORM cost more than the HTTP exchange in a full resync.
         """
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        successes, failures = [], []
-        for result in results:
-            where = [instance_name, result.course_id, result.token]
-            if result.ok:
-                refresh_at = connection.ops.adapt_datetimefield_value(result.refresh_at)
-                successes.append(
-                    [result.generation, result.payload_json, result.status, result.payload_hash, now, now, refresh_at, now] + where
-                )
-            else:
-                failures.append(
-                    [result.generation, result.state, result.payload_json, result.status, result.attempts,
-                     result.detail, result.retryable, now, now] + where
-                )
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        with transaction.atomic(), connection.cursor() as cursor:
-            if successes:
-                cursor.executemany(
-                    f"UPDATE {table} SET status = CASE WHEN generation = %s THEN 'synced' ELSE 'pending' END, "
-                    "last_payload = %s, last_status = %s, payload_hash = %s, attempts = 0, last_error = '', "
-                    "retryable = FALSE, last_attempt_at = %s, last_success_at = %s, refresh_at = %s, modified = %s, "
-                    f"lease_token = '', lease_until = NULL {_LEASED_ROW}",
-                    successes,
-                )
-            if failures:
-                cursor.executemany(
-                    f"UPDATE {table} SET status = CASE WHEN generation = %s THEN %s ELSE 'pending' END, "
-                    "last_payload = %s, last_status = %s, attempts = %s, last_error = %s, retryable = %s, "
-                    f"last_attempt_at = %s, modified = %s, lease_token = '', lease_until = NULL {_LEASED_ROW}",
-                    failures,
-                )
+        record_results(self.model._meta.db_table, instance_name, results)
 
     def finish_unchanged(self, state, token, refresh_at=None):
         """Richie already has this payload: the row is synced (unless a newer request came) and released."""
@@ -324,8 +284,6 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         cutoff = timezone.now() - timedelta(seconds=after_seconds)
         return self.filter(status=SyncStatus.FAILED, retryable=True, last_attempt_at__lte=cutoff)
 
-
-_LEASED_ROW = "WHERE instance = %s AND course_id = %s AND lease_token = %s"
 
 
 class CourseRunSyncState(models.Model):

@@ -328,12 +328,13 @@ class Resync:
         """
         Record the batches that have finished (waiting as ``how`` says), renewing leases meanwhile.
 
-        The wait wakes up every second to see whether the run must stop: ``_send_all`` then
+        The wait wakes up every second (or every LEASE_RENEW_SECONDS, if shorter, so that a renewal is
+        never late) to see whether the run must stop: ``_send_all`` then
         stops at a safe point (never inside a database call, which would break the connection).
         """
         finished = ()
         while in_flight and not finished and not (interruptible and self.should_stop()):
-            finished, _ = wait(list(in_flight), timeout=1.0, return_when=how)
+            finished, _ = wait(list(in_flight), timeout=min(1.0, LEASE_RENEW_SECONDS), return_when=how)
             self._renew_leases()
         for future in finished:
             name = in_flight.pop(future)
