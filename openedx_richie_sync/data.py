@@ -200,6 +200,8 @@ class ItemResult:
     def of(cls, item, delivery=None, detail=None, retryable=None, state=SyncStatus.FAILED):
         """The result of ``item`` for ``delivery`` (None: refused before sending, with ``detail``)."""
         ok = delivery is not None and delivery.ok
+        if retryable is None:
+            retryable = delivery is not None and delivery.outcome == DeliveryOutcome.TRANSIENT
         return cls(
             course_id=item.course_id,
             org=item.org,
@@ -211,7 +213,7 @@ class ItemResult:
             attempts=0 if ok else item.attempts + 1,
             generation=item.generation,
             state=state,
-            retryable=(delivery is not None and delivery.outcome == DeliveryOutcome.TRANSIENT) if retryable is None else retryable,
+            retryable=retryable,
             token=item.token,
             refresh_at=item.refresh_at,
         )

@@ -184,7 +184,8 @@ def not_richie(status, text, sent, url=""):
     shown = repr(truncate(text, 120)) if text.strip() else "an empty body"
     return Delivery(
         outcome=DeliveryOutcome.TRANSIENT, status=status,
-        detail=f"the server answered {status} but not as Richie does (Richie answers {_expected(sent)}); it sent {shown}",
+        detail=f"the server answered {status} but not as Richie does (Richie answers {_expected(sent)}); "
+        f"it sent {shown}",
         hint=_not_richie_hint(url),
     )
 
@@ -202,12 +203,15 @@ def run_outcome(delivery, link, url=""):
     if answer is NOT_SENT:
         return Delivery(
             outcome=DeliveryOutcome.TRANSIENT, status=delivery.status,
-            detail=f"the server answered {delivery.status} but not as Richie does: its answer to the list left this course "
-            "run out (Richie reports every resource link sent)",
+            detail=f"the server answered {delivery.status} but not as Richie does: its answer to the list left this "
+            "course run out (Richie reports every resource link sent)",
             hint=_not_richie_hint(url),
         )
     if delivery.status == 400 and isinstance(answer, dict):
-        return Delivery(outcome=DeliveryOutcome.PERMANENT, status=400, detail=truncate(format_answer(answer)), hint=field_errors_hint(answer, url), items=answer)
+        return Delivery(
+            outcome=DeliveryOutcome.PERMANENT, status=400, detail=truncate(format_answer(answer)),
+            hint=field_errors_hint(answer, url), items=answer,
+        )
     return not_richie(delivery.status, json.dumps(answer, ensure_ascii=False), None, url)
 
 
@@ -222,12 +226,15 @@ def _judge_success(status, data, text, sent, url):
         answers = {link: data[link] for link in links if link in data}
         delivered = sum(1 for answer in answers.values() if is_richie_success(answer))
         if delivered == len(links):
-            return Delivery(outcome=DeliveryOutcome.SUCCESS, status=status, detail=f"{delivered} course runs accepted", items=answers)
+            return Delivery(
+                outcome=DeliveryOutcome.SUCCESS, status=status, detail=f"{delivered} course runs accepted",
+                items=answers,
+            )
         if answers:  # keyed by resource link but not all delivered: judged run by run (run_outcome)
             return Delivery(
                 outcome=DeliveryOutcome.TRANSIENT, status=status,
-                detail=f"the server answered 200 but not as Richie does: {delivered} of the {len(links)} course runs sent "
-                "reported as accepted (Richie answers 400 when one fails, and reports every resource link sent)",
+                detail=f"the server answered 200 but not as Richie does: {delivered} of the {len(links)} course runs "
+                "sent reported as accepted (Richie answers 400 when one fails, and reports every resource link sent)",
                 hint=_not_richie_hint(url), items=answers,
             )
     return not_richie(status, text, sent, url)
@@ -256,7 +263,8 @@ def classify(status, headers, body, url="", *, sent):
         )
     if status == 429:
         return Delivery(
-            outcome=DeliveryOutcome.TRANSIENT, status=status, detail=detail, hint="Richie is rate limiting: retrying later.",
+            outcome=DeliveryOutcome.TRANSIENT, status=status, detail=detail,
+            hint="Richie is rate limiting: retrying later.",
             retry_after=parse_retry_after(headers.get("Retry-After")),
         )
     if status >= 500:
@@ -289,7 +297,10 @@ def classify(status, headers, body, url="", *, sent):
         hint = "Richie refused the content type: a proxy may rewrite requests; report this as a bug otherwise."
     elif status == 400:
         errors = data if isinstance(data, dict) else {"detail": detail}
-        return Delivery(outcome=DeliveryOutcome.PERMANENT, status=status, detail=detail, hint=field_errors_hint(errors, url), items=errors)
+        return Delivery(
+            outcome=DeliveryOutcome.PERMANENT, status=status, detail=detail, hint=field_errors_hint(errors, url),
+            items=errors,
+        )
     else:
         hint = "Unexpected answer from Richie: check URL and Richie's logs."
     return Delivery(outcome=DeliveryOutcome.PERMANENT, status=status, detail=detail, hint=hint)
@@ -489,14 +500,17 @@ class RichieClient:
         try:
             answer, complete = read_answer(response, limit, deadline)
         except _Unreadable as error:
-            return Delivery(outcome=DeliveryOutcome.TRANSIENT, status=response.status_code, detail=str(error), hint=_not_richie_hint(instance.safe_url))
+            return Delivery(
+                outcome=DeliveryOutcome.TRANSIENT, status=response.status_code, detail=str(error),
+                hint=_not_richie_hint(instance.safe_url),
+            )
         finally:
             response.close()  # closes the connection unless the answer was read to its end
         if not complete and 200 <= response.status_code < 300:
             return Delivery(
                 outcome=DeliveryOutcome.TRANSIENT, status=response.status_code,
-                detail=f"the server answered {response.status_code} with more than {limit // 1024} KiB, not as Richie does "
-                "(its answers are a few hundred bytes per course run); stopped reading",
+                detail=f"the server answered {response.status_code} with more than {limit // 1024} KiB, not as Richie "
+                "does (its answers are a few hundred bytes per course run); stopped reading",
                 hint=_not_richie_hint(instance.safe_url),
             )
         return classify(response.status_code, response.headers, answer, instance.safe_url, sent=sent)
@@ -513,21 +527,24 @@ class RichieClient:
             )
         if isinstance(error, requests.exceptions.SSLError) and _plain_http_port(error):
             return Delivery(
-                outcome=DeliveryOutcome.PERMANENT, status=None, detail=f"TLS handshake failed ({truncate(_without_url(error, instance), 200)})",
+                outcome=DeliveryOutcome.PERMANENT, status=None,
+                detail=f"TLS handshake failed ({truncate(_without_url(error, instance), 200)})",
                 hint=f"{instance.safe_url} is https but that port serves plain HTTP: fix the port in URL "
                 "(https is usually served on 443), or the scheme if Richie really serves plain HTTP there.",
             )
         if isinstance(instance.verify_tls, str) and not os.path.isfile(instance.verify_tls):
             return Delivery(  # requests raises a bare OSError for it, before any connection
-                outcome=DeliveryOutcome.PERMANENT, status=None, detail=f"VERIFY_TLS names {instance.verify_tls!r}, which is not a file on this server",
-                hint=f"Install that CA bundle where the workers run (image or volume), or correct VERIFY_TLS of instance "
-                f"{instance.name!r}; `./manage.py cms check` reports it as richie_sync.E017.",
+                outcome=DeliveryOutcome.PERMANENT, status=None,
+                detail=f"VERIFY_TLS names {instance.verify_tls!r}, which is not a file on this server",
+                hint=f"Install that CA bundle where the workers run (image or volume), or correct VERIFY_TLS of "
+                f"instance {instance.name!r}; `./manage.py cms check` reports it as richie_sync.E017.",
             )
         if isinstance(error, requests.exceptions.SSLError):
             return Delivery(
-                outcome=DeliveryOutcome.PERMANENT, status=None, detail=f"TLS verification failed ({truncate(_without_url(error, instance), 200)})",
-                hint=f"The certificate of {instance.safe_url} is not trusted: renew it, or set VERIFY_TLS to the bundle "
-                "of the certificate authority that signed it.",
+                outcome=DeliveryOutcome.PERMANENT, status=None,
+                detail=f"TLS verification failed ({truncate(_without_url(error, instance), 200)})",
+                hint=f"The certificate of {instance.safe_url} is not trusted: renew it, or set VERIFY_TLS to the "
+                "bundle of the certificate authority that signed it.",
             )
         return Delivery(
             outcome=DeliveryOutcome.TRANSIENT, status=None,

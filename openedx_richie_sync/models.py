@@ -285,7 +285,6 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         return self.filter(status=SyncStatus.FAILED, retryable=True, last_attempt_at__lte=cutoff)
 
 
-
 class CourseRunSyncState(models.Model):
     """
     The synchronization state of one course run in one Richie instance.

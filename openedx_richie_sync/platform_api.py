@@ -242,7 +242,10 @@ def _refreshed(course_id, enrollment_count, root_url):
     except CourseOverview.DoesNotExist:
         return CourseRun(
             course_id=course_id, org=key.org, lms_root_url=root_url,
-            load_error=f"course {course_id} has an outdated overview but no longer exists on the platform: nothing to send",
+            load_error=f"course {course_id} has an outdated overview but no longer exists on the platform: "
+            "nothing to send",
         )
     except OSError as error:
-        return CourseRun(course_id=course_id, org=key.org, lms_root_url=root_url, load_error=load_error_message(course_id, error))
+        return CourseRun(
+            course_id=course_id, org=key.org, lms_root_url=root_url, load_error=load_error_message(course_id, error)
+        )

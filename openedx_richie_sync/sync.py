@@ -45,7 +45,8 @@ def request_and_deliver(course_id, instance_name, generation=None, force=False):
         if key is None or Router().instance(instance_name, key.org) is None:
             log.warning("Richie sync of course %s skipped: instance %r does not serve it.", course_id, instance_name)
             return Outcome(result=TaskOutcome.SKIPPED)
-        generation = CourseRunSyncState.objects.request(course_id, key.org, [instance_name], timezone.now())[instance_name]
+        generations = CourseRunSyncState.objects.request(course_id, key.org, [instance_name], timezone.now())
+        generation = generations[instance_name]
     return deliver(course_id, instance_name, generation, force=force)
 
 
@@ -67,7 +68,8 @@ def deliver(course_id, instance_name, generation, force=False):
             "(removed, disabled, ORGS or site configuration).", course_id, instance_name, state.org,
         )
         CourseRunSyncState.objects.filter(pk=state.pk, generation=generation).update(
-            status=SyncStatus.FAILED, retryable=False, last_error=f"Instance {instance_name!r} no longer serves {state.org!r}."
+            status=SyncStatus.FAILED, retryable=False,
+            last_error=f"Instance {instance_name!r} no longer serves {state.org!r}.",
         )
         return Outcome(result=TaskOutcome.SKIPPED)
     token = CourseRunSyncState.objects.lease(state, lease_seconds(instance))
@@ -169,7 +171,9 @@ def resync_batch(course_ids, instance_name, force=False, only_failed=False):
     )
     report = resync.run(iter_course_runs(course_keys=keys, chunk_size=len(keys) or 1)).get(instance_name)
     if report is None:
-        log.warning("Richie resync of %d courses skipped: instance %r is not configured.", len(course_ids), instance_name)
+        log.warning(
+            "Richie resync of %d courses skipped: instance %r is not configured.", len(course_ids), instance_name
+        )
         return None
     log.info(  # each course's outcome is logged by the resync itself
         "Richie resync instance=%s sent=%d unchanged=%d failed=%d busy=%d requests=%d",

@@ -15,7 +15,14 @@ cached configuration); every public name is importable from here.
    of the synchronization (retries, Celery queue, languages, payload hook). See docs/configuration.md.
 """
 
-from .legacy import LEGACY_DEFAULT_TEMPLATE, LEGACY_FALSE_STRINGS, LEGACY_SETTINGS, from_legacy, legacy_flag, raw_setting
+from .legacy import (
+    LEGACY_DEFAULT_TEMPLATE,
+    LEGACY_FALSE_STRINGS,
+    LEGACY_SETTINGS,
+    from_legacy,
+    legacy_flag,
+    raw_setting,
+)
 from .parsing import GLOBAL_KEYS, INSTANCE_KEYS, parse, parse_instance, redact_url
 from .runtime import clear_config_cache, error_problems, get_config, get_config_and_problems
 from .schema import (

@@ -79,7 +79,8 @@ def _number(value, where, field, problems):
         low <= value <= high
     ) or (integral and value != int(value)):
         kind = "a whole number" if integral else "a number"
-        problems.append(Problem("error", field.code, f"{field.label(where)} must be {kind} from {low} to {high}, got {value!r}."))
+        message = f"{field.label(where)} must be {kind} from {low} to {high}, got {value!r}."
+        problems.append(Problem("error", field.code, message))
         return INVALID
     return int(value) if integral else float(value)
 
@@ -148,7 +149,8 @@ def _secret(value, where, field, problems):
 
 def _template(value, where, field, problems):
     if not isinstance(value, str):
-        problems.append(Problem("error", field.code, f"{where} RESOURCE_LINK_TEMPLATE must be a string, got {value!r}."))
+        message = f"{where} RESOURCE_LINK_TEMPLATE must be a string, got {value!r}."
+        problems.append(Problem("error", field.code, message))
         return INVALID
     try:
         fields = list(string.Formatter().parse(value))
@@ -191,7 +193,10 @@ def _orgs(value, where, field, problems):
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(org, str) for org in value):
         problems.append(
-            Problem("error", field.code, f"{where} ORGS must be a list of organisation codes, got {value!r}.", 'e.g. ["DemoX"].')
+            Problem(
+                "error", field.code, f"{where} ORGS must be a list of organisation codes, got {value!r}.",
+                'e.g. ["DemoX"].',
+            )
         )
         return INVALID
     return frozenset(org.lower() for org in value)
@@ -200,7 +205,8 @@ def _orgs(value, where, field, problems):
 def _boolean(value, where, field, problems):
     if isinstance(value, bool):
         return value
-    problems.append(Problem("error", field.code, f"{where}: {field.key} must be a boolean (True or False), got {value!r}."))
+    message = f"{where}: {field.key} must be a boolean (True or False), got {value!r}."
+    problems.append(Problem("error", field.code, message))
     return INVALID
 
 
@@ -230,7 +236,8 @@ def _verify_tls(value, where, field, problems):
 def _optional_string(value, where, field, problems):
     """A non-empty string without control characters, or None."""
     if value is not None and (not isinstance(value, str) or not value.strip() or _has_control_characters(value)):
-        problems.append(Problem("error", field.code, f"{field.label(where)} must be a non-empty string or None, got {value!r}."))
+        message = f"{field.label(where)} must be a non-empty string or None, got {value!r}."
+        problems.append(Problem("error", field.code, message))
         return INVALID
     return value
 
@@ -277,9 +284,8 @@ def _language_mapping(value, where, field, problems):
 def _fallback(value, where, field, problems):
     if isinstance(value, str) and value in ENROLLMENT_START_FALLBACKS:
         return value
-    problems.append(
-        Problem("error", field.code, f"{field.label(where)} must be one of {ENROLLMENT_START_FALLBACKS}, got {value!r}.")
-    )
+    message = f"{field.label(where)} must be one of {ENROLLMENT_START_FALLBACKS}, got {value!r}."
+    problems.append(Problem("error", field.code, message))
     return INVALID
 
 
@@ -327,7 +333,8 @@ def _read_fields(fields, raw, where, problems, absent_keeps_default):
 
 def _unknown_keys(raw, known, where, problems):
     for key in sorted(set(raw) - known, key=repr):  # user-given keys, of any type: a stable order
-        problems.append(Problem("warning", "W002", f"{where}: unknown key {key!r} is ignored.", f"Known keys: {sorted(known)}."))
+        message = f"{where}: unknown key {key!r} is ignored."
+        problems.append(Problem("warning", "W002", message, f"Known keys: {sorted(known)}."))
 
 
 def _parse_name(raw, index, problems):
@@ -379,9 +386,8 @@ def _parse_instances(raw_instances, problems):
         if instance is None:
             continue
         if instance.name in seen:
-            problems.append(
-                Problem("error", "E010", f"Richie instance name {instance.name!r} is used twice.", "NAME must be unique.")
-            )
+            message = f"Richie instance name {instance.name!r} is used twice."
+            problems.append(Problem("error", "E010", message, "NAME must be unique."))
             continue
         seen.add(instance.name)
         instances.append(instance)
@@ -402,7 +408,8 @@ def parse(raw):
         return SyncConfig(), [
             Problem(
                 "error", "E001", f"RICHIE_SYNC could not be read ({type(error).__name__}); no instance is used.",
-                "Check the setting's shape against docs/configuration.md, and report this as a bug of openedx-richie-sync.",
+                "Check the setting's shape against docs/configuration.md, and report this as a bug of "
+                "openedx-richie-sync.",
             )
         ]
 

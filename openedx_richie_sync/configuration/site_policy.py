@@ -55,7 +55,8 @@ def _instances(raw_instances, problems):
 def _send_prices(own, legacy_prices, problems):
     send_prices = own.get("SEND_PRICES")
     if send_prices is not None and not isinstance(send_prices, bool):
-        problems.append(Problem("error", "E020", f"RICHIE_SYNC['SEND_PRICES'] must be True or False, got {send_prices!r}."))
+        message = f"RICHIE_SYNC['SEND_PRICES'] must be True or False, got {send_prices!r}."
+        problems.append(Problem("error", "E020", message))
         send_prices = None
     if send_prices is None and legacy_prices is not None:
         send_prices = legacy_flag(legacy_prices)
