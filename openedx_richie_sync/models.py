@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .data import KnownState, SyncStatus
-from .sync_sql import record_results
+from .sync_sql import insert_leased, record_results
 
 
 def _lease_free(now):
@@ -187,7 +187,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         only rows still at that generation are leased (a newer request has its own delivery, which
         will send fresher data). ``create`` lists ``(course_id, org)`` of course runs without a
         row yet: they are inserted already leased, at generation 0. One statement per distinct
-        generation; the leased rows are read back when some were inserted or could not be taken.
+        generation; the leased rows are read back only when some could not be taken.
         """
         now = timezone.now()
         until = now + timedelta(seconds=seconds)
@@ -195,8 +195,8 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         held, uncertain = set(), []
         created = {course_id for course_id, _ in create}
         if create:
-            self._insert_leased(instance_name, create, token, now, until)
-            uncertain.extend(created)  # another run may have inserted some first: read back
+            inserted = insert_leased(self.model._meta.db_table, instance_name, create, token, now, until)
+            (held.update if inserted == len(created) else uncertain.extend)(created)
         by_generation = {}
         for course_id, generation in generations.items():
             if course_id not in created:
@@ -213,19 +213,6 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
                 self.filter(instance=instance_name, course_id__in=uncertain, lease_token=token).values_list("course_id", flat=True)
             )
         return token, held
-
-    def _insert_leased(self, instance_name, runs, token, now, until):
-        """Insert rows already leased, at generation 0; rows that exist are left untouched."""
-        self.bulk_create(
-            [
-                self.model(
-                    course_id=course_id, org=org, instance=instance_name, status=SyncStatus.PENDING, generation=0,
-                    requested_at=now, due_at=now, lease_token=token, lease_until=until,
-                )
-                for course_id, org in runs
-            ],
-            ignore_conflicts=True,
-        )
 
     def finish(self, instance_name, results):
         """
