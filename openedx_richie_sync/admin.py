@@ -20,8 +20,8 @@ from django.utils.html import format_html
 
 from .checks import configuration_messages
 from .configuration import get_config_and_problems
-from .routing import Router
 from .models import CourseRunSyncState, SyncStatus
+from .routing import Router
 from .tasks import enqueue
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -34,11 +34,9 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .data import Delivery, DeliveryOutcome
 from .signing import serialize, sign
 
-SUCCESS = "success"
-PERMANENT = "permanent"
-TRANSIENT = "transient"
 MAX_DETAIL_LENGTH = 500
 USER_AGENT = "openedx-richie-sync"
 
@@ -53,29 +51,6 @@ READ_CHUNK = 16 * 1024
 # The watchdog closes the connection at the deadline; the attempt returns right after.
 ATTEMPT_SLACK = 1.0
 NOT_SENT = object()  # post_body: work out from the body what was sent
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """The outcome of one POST. ``detail`` is Richie's answer (truncated); ``hint`` what to do."""
-
-    outcome: str
-    status: int | None = None
-    detail: str = ""
-    hint: str = ""
-    retry_after: float | None = None
-    items: dict = field(default_factory=dict)  # list sent: resource_link -> Richie's answer for it
-    duration: float = 0.0
-
-    @property
-    def ok(self):
-        return self.outcome == SUCCESS
-
-    def describe(self):
-        """One line for logs and operators: status, Richie's answer and what to do."""
-        status = f"HTTP {self.status}" if self.status is not None else "no HTTP answer"
-        text = f"{status}: {self.detail}".rstrip(".") if self.detail else status
-        return f"{text}. {self.hint}" if self.hint else text
 
 
 def truncate(text, limit=MAX_DETAIL_LENGTH):
@@ -208,9 +183,10 @@ def not_richie(status, text, sent, url=""):
     """A 2xx answer that Richie's sync view never gives: a transient failure that says so."""
     shown = repr(truncate(text, 120)) if text.strip() else "an empty body"
     return Delivery(
-        TRANSIENT, status,
-        f"the server answered {status} but not as Richie does (Richie answers {_expected(sent)}); it sent {shown}",
-        _not_richie_hint(url),
+        outcome=DeliveryOutcome.TRANSIENT, status=status,
+        detail=f"the server answered {status} but not as Richie does (Richie answers {_expected(sent)}); "
+        f"it sent {shown}",
+        hint=_not_richie_hint(url),
     )
 
 
@@ -223,37 +199,43 @@ def run_outcome(delivery, link, url=""):
     """
     answer = delivery.items.get(link, NOT_SENT)
     if is_richie_success(answer):
-        return Delivery(SUCCESS, delivery.status, "course run accepted")
+        return Delivery(outcome=DeliveryOutcome.SUCCESS, status=delivery.status, detail="course run accepted")
     if answer is NOT_SENT:
         return Delivery(
-            TRANSIENT, delivery.status,
-            f"the server answered {delivery.status} but not as Richie does: its answer to the list left this course "
-            "run out (Richie reports every resource link sent)",
-            _not_richie_hint(url),
+            outcome=DeliveryOutcome.TRANSIENT, status=delivery.status,
+            detail=f"the server answered {delivery.status} but not as Richie does: its answer to the list left this "
+            "course run out (Richie reports every resource link sent)",
+            hint=_not_richie_hint(url),
         )
     if delivery.status == 400 and isinstance(answer, dict):
-        return Delivery(PERMANENT, 400, truncate(format_answer(answer)), field_errors_hint(answer, url), items=answer)
+        return Delivery(
+            outcome=DeliveryOutcome.PERMANENT, status=400, detail=truncate(format_answer(answer)),
+            hint=field_errors_hint(answer, url), items=answer,
+        )
     return not_richie(delivery.status, json.dumps(answer, ensure_ascii=False), None, url)
 
 
 def _judge_success(status, data, text, sent, url):
     """A 2xx answer: success only in Richie's exact forms for what was sent."""
     if status == 200 and sent is None and is_richie_success(data):
-        return Delivery(SUCCESS, status, format_answer(data))
+        return Delivery(outcome=DeliveryOutcome.SUCCESS, status=status, detail=format_answer(data))
     if status == 200 and sent == () and data == {} and isinstance(data, dict):
-        return Delivery(SUCCESS, status, "signed empty list accepted")
+        return Delivery(outcome=DeliveryOutcome.SUCCESS, status=status, detail="signed empty list accepted")
     if status == 200 and sent and isinstance(data, dict):
         links = set(sent)
         answers = {link: data[link] for link in links if link in data}
         delivered = sum(1 for answer in answers.values() if is_richie_success(answer))
         if delivered == len(links):
-            return Delivery(SUCCESS, status, f"{delivered} course runs accepted", items=answers)
+            return Delivery(
+                outcome=DeliveryOutcome.SUCCESS, status=status, detail=f"{delivered} course runs accepted",
+                items=answers,
+            )
         if answers:  # keyed by resource link but not all delivered: judged run by run (run_outcome)
             return Delivery(
-                TRANSIENT, status,
-                f"the server answered 200 but not as Richie does: {delivered} of the {len(links)} course runs sent "
-                "reported as accepted (Richie answers 400 when one fails, and reports every resource link sent)",
-                _not_richie_hint(url), items=answers,
+                outcome=DeliveryOutcome.TRANSIENT, status=status,
+                detail=f"the server answered 200 but not as Richie does: {delivered} of the {len(links)} course runs "
+                "sent reported as accepted (Richie answers 400 when one fails, and reports every resource link sent)",
+                hint=_not_richie_hint(url), items=answers,
             )
     return not_richie(status, text, sent, url)
 
@@ -273,23 +255,24 @@ def classify(status, headers, body, url="", *, sent):
     if 300 <= status < 400:
         location = headers.get("Location", "")
         return Delivery(
-            PERMANENT,
-            status,
-            f"redirected to {truncate(location, 200) or '(no Location)'}",
-            "Redirects are not followed (they turn the POST into a GET). Set URL to the final endpoint: "
+            outcome=DeliveryOutcome.PERMANENT,
+            status=status,
+            detail=f"redirected to {truncate(location, 200) or '(no Location)'}",
+            hint="Redirects are not followed (they turn the POST into a GET). Set URL to the final endpoint: "
             "https://<richie>/api/v1.0/course-runs-sync (API version 1.0, https, the right host).",
         )
     if status == 429:
         return Delivery(
-            TRANSIENT, status, detail, "Richie is rate limiting: retrying later.",
+            outcome=DeliveryOutcome.TRANSIENT, status=status, detail=detail,
+            hint="Richie is rate limiting: retrying later.",
             retry_after=parse_retry_after(headers.get("Retry-After")),
         )
     if status >= 500:
         return Delivery(
-            TRANSIENT,
-            status,
-            truncate(text, 200),
-            "Richie failed internally: retrying (syncs are idempotent). If it persists, read Richie's logs "
+            outcome=DeliveryOutcome.TRANSIENT,
+            status=status,
+            detail=truncate(text, 200),
+            hint="Richie failed internally: retrying (syncs are idempotent). If it persists, read Richie's logs "
             "(a run stored with an empty language list makes every sync of its course fail).",
             retry_after=parse_retry_after(headers.get("Retry-After")),
         )
@@ -314,10 +297,13 @@ def classify(status, headers, body, url="", *, sent):
         hint = "Richie refused the content type: a proxy may rewrite requests; report this as a bug otherwise."
     elif status == 400:
         errors = data if isinstance(data, dict) else {"detail": detail}
-        return Delivery(PERMANENT, status, detail, field_errors_hint(errors, url), items=errors)
+        return Delivery(
+            outcome=DeliveryOutcome.PERMANENT, status=status, detail=detail, hint=field_errors_hint(errors, url),
+            items=errors,
+        )
     else:
         hint = "Unexpected answer from Richie: check URL and Richie's logs."
-    return Delivery(PERMANENT, status, detail, hint)
+    return Delivery(outcome=DeliveryOutcome.PERMANENT, status=status, detail=detail, hint=hint)
 
 
 def _without_url(error, instance):
@@ -514,15 +500,18 @@ class RichieClient:
         try:
             answer, complete = read_answer(response, limit, deadline)
         except _Unreadable as error:
-            return Delivery(TRANSIENT, response.status_code, str(error), _not_richie_hint(instance.safe_url))
+            return Delivery(
+                outcome=DeliveryOutcome.TRANSIENT, status=response.status_code, detail=str(error),
+                hint=_not_richie_hint(instance.safe_url),
+            )
         finally:
             response.close()  # closes the connection unless the answer was read to its end
         if not complete and 200 <= response.status_code < 300:
             return Delivery(
-                TRANSIENT, response.status_code,
-                f"the server answered {response.status_code} with more than {limit // 1024} KiB, not as Richie does "
-                "(its answers are a few hundred bytes per course run); stopped reading",
-                _not_richie_hint(instance.safe_url),
+                outcome=DeliveryOutcome.TRANSIENT, status=response.status_code,
+                detail=f"the server answered {response.status_code} with more than {limit // 1024} KiB, not as Richie "
+                "does (its answers are a few hundred bytes per course run); stopped reading",
+                hint=_not_richie_hint(instance.safe_url),
             )
         return classify(response.status_code, response.headers, answer, instance.safe_url, sent=sent)
 
@@ -531,33 +520,36 @@ class RichieClient:
         instance = self.instance
         if cut or isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
             return Delivery(
-                TRANSIENT, None,
-                f"timed out: no complete answer {timeout:g}s after the attempt started ({type(error).__name__})",
-                f"Richie at {instance.safe_url} is slow, unreachable or drips its answer: retrying. "
+                outcome=DeliveryOutcome.TRANSIENT, status=None,
+                detail=f"timed out: no complete answer {timeout:g}s after the attempt started ({type(error).__name__})",
+                hint=f"Richie at {instance.safe_url} is slow, unreachable or drips its answer: retrying. "
                 "Raise TIMEOUT if it is just slow.",
             )
         if isinstance(error, requests.exceptions.SSLError) and _plain_http_port(error):
             return Delivery(
-                PERMANENT, None, f"TLS handshake failed ({truncate(_without_url(error, instance), 200)})",
-                f"{instance.safe_url} is https but that port serves plain HTTP: fix the port in URL "
+                outcome=DeliveryOutcome.PERMANENT, status=None,
+                detail=f"TLS handshake failed ({truncate(_without_url(error, instance), 200)})",
+                hint=f"{instance.safe_url} is https but that port serves plain HTTP: fix the port in URL "
                 "(https is usually served on 443), or the scheme if Richie really serves plain HTTP there.",
             )
         if isinstance(instance.verify_tls, str) and not os.path.isfile(instance.verify_tls):
             return Delivery(  # requests raises a bare OSError for it, before any connection
-                PERMANENT, None, f"VERIFY_TLS names {instance.verify_tls!r}, which is not a file on this server",
-                f"Install that CA bundle where the workers run (image or volume), or correct VERIFY_TLS of instance "
-                f"{instance.name!r}; `./manage.py cms check` reports it as richie_sync.E017.",
+                outcome=DeliveryOutcome.PERMANENT, status=None,
+                detail=f"VERIFY_TLS names {instance.verify_tls!r}, which is not a file on this server",
+                hint=f"Install that CA bundle where the workers run (image or volume), or correct VERIFY_TLS of "
+                f"instance {instance.name!r}; `./manage.py cms check` reports it as richie_sync.E017.",
             )
         if isinstance(error, requests.exceptions.SSLError):
             return Delivery(
-                PERMANENT, None, f"TLS verification failed ({truncate(_without_url(error, instance), 200)})",
-                f"The certificate of {instance.safe_url} is not trusted: renew it, or set VERIFY_TLS to the bundle "
-                "of the certificate authority that signed it.",
+                outcome=DeliveryOutcome.PERMANENT, status=None,
+                detail=f"TLS verification failed ({truncate(_without_url(error, instance), 200)})",
+                hint=f"The certificate of {instance.safe_url} is not trusted: renew it, or set VERIFY_TLS to the "
+                "bundle of the certificate authority that signed it.",
             )
         return Delivery(
-            TRANSIENT, None,
-            f"could not reach Richie ({type(error).__name__}: {truncate(_without_url(error, instance), 200)})",
-            f"Check that {instance.safe_url} is reachable from this server (DNS, firewall, TLS): retrying.",
+            outcome=DeliveryOutcome.TRANSIENT, status=None,
+            detail=f"could not reach Richie ({type(error).__name__}: {truncate(_without_url(error, instance), 200)})",
+            hint=f"Check that {instance.safe_url} is reachable from this server (DNS, firewall, TLS): retrying.",
         )
 
     def check(self):

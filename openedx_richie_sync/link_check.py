@@ -14,11 +14,10 @@ characters; the probe's has 101). Richie's answer then tells the regex apart (do
 - ``No LMS configuration found for this resource link.``: ``COURSE_REGEX`` does not match.
 """
 
-from dataclasses import dataclass
-
 from .configuration import get_config
-from .delivery import SUCCESS, RichieClient, format_answer, truncate
-from .payload import MAX_RESOURCE_LINK_LENGTH, CourseRun, PayloadError, resource_link
+from .data import CourseRun, DeliveryOutcome, LinkCheck
+from .delivery import RichieClient, format_answer, truncate
+from .payload import MAX_RESOURCE_LINK_LENGTH, PayloadError, resource_link
 from .platform_api import lms_root_url
 
 # Richie's Course.code holds at most 100 characters (CODE_MAX_LENGTH): a longer code has no page.
@@ -37,14 +36,6 @@ CREATION_DEACTIVATED = "Unknown course run when creation is deactivated."
 NO_LMS = "No LMS configuration found"
 
 
-@dataclass(frozen=True)
-class LinkCheck:
-    """The verdict on one instance's resource links: ``line`` is what the command prints."""
-
-    ok: bool
-    line: str
-
-
 def probe_course_id(code=PROBE_CODE):
     """The made-up course run the probe is sent for."""
     return f"course-v1:{PROBE_ORG}+{code}+{PROBE_RUN}"
@@ -57,13 +48,13 @@ def probe_link(instance, root_url):
     When the 101-character code makes the link longer than Richie accepts (a long LMS host or
     template), the code is shortened to fit: still made up, but no longer impossible in Richie.
     """
-    run = CourseRun(probe_course_id(), PROBE_ORG, lms_root_url=root_url)
+    run = CourseRun(course_id=probe_course_id(), org=PROBE_ORG, lms_root_url=root_url)
     link = resource_link_unbounded(run, instance)
     excess = len(link) - MAX_RESOURCE_LINK_LENGTH
     if excess <= 0:
         return link, True
     code = PROBE_CODE[:max(len(PROBE_CODE) - excess, len("RICHIE-SYNC-CHECK-0"))]
-    run = CourseRun(probe_course_id(code), PROBE_ORG, lms_root_url=root_url)
+    run = CourseRun(course_id=probe_course_id(code), org=PROBE_ORG, lms_root_url=root_url)
     return resource_link(run, instance), False
 
 
@@ -97,7 +88,7 @@ def check_resource_link(instance, client=None, root_url=None, language=None):
     try:
         link, collision_proof = probe_link(instance, root_url)
     except PayloadError as error:
-        return LinkCheck(False, f"NOT CHECKED — {error}")
+        return LinkCheck(ok=False, line=f"NOT CHECKED — {error}")
     delivery = (client or RichieClient(instance)).post({"resource_link": link, "languages": [language]})
     answer = _answer_text(delivery)
     if delivery.status == 400 and UNKNOWN_COURSE in answer:
@@ -106,38 +97,38 @@ def check_resource_link(instance, client=None, root_url=None, language=None):
             "consider a shorter RESOURCE_LINK_TEMPLATE)"
         )
         return LinkCheck(
-            True,
-            f"OK — Richie's COURSE_REGEX matches {link} (it answered \"Unknown course\" for this made-up course "
+            ok=True,
+            line=f"OK — Richie's COURSE_REGEX matches {link} (it answered \"Unknown course\" for this made-up course "
             f"code): runs of courses that have a course page in Richie will be created; nothing was written{note}",
         )
     if delivery.status == 400 and CREATION_DEACTIVATED in answer:
         return LinkCheck(
-            True,
-            f"OK, UPDATES ONLY — Richie's COURSE_REGEX matches {link}, but this Richie creates no course runs "
+            ok=True,
+            line=f"OK, UPDATES ONLY — Richie's COURSE_REGEX matches {link}, but this Richie creates no course runs "
             "(its LMS backend's DEFAULT_COURSE_RUN_SYNC_MODE, or RICHIE_DEFAULT_COURSE_RUN_SYNC_MODE, is 'manual'): "
             "only runs already in Richie will be updated; set it to 'sync_to_public' for new runs to appear",
         )
     if delivery.status == 400 and NO_LMS in answer:
         return LinkCheck(
-            False,
-            f"COURSE_REGEX MISMATCH — Richie answered {truncate(answer, 200)} for {link}: no COURSE_REGEX of its "
+            ok=False,
+            line=f"COURSE_REGEX MISMATCH — Richie answered {truncate(answer, 200)} for {link}: no COURSE_REGEX of its "
             f"RICHIE_LMS_BACKENDS matches this instance's RESOURCE_LINK_TEMPLATE {template!r}, so every sync will "
             "fail. Align them: Richie's Open edX backend expects by default "
             f"{RICHIE_DEFAULT_COURSE_REGEX} (EDX_COURSE_REGEX on sites made with Richie's site factory), which "
             f"RESOURCE_LINK_TEMPLATE {MATCHING_TEMPLATE!r} matches; or change Richie's COURSE_REGEX to match {link}.",
         )
-    if delivery.outcome == SUCCESS:
+    if delivery.outcome == DeliveryOutcome.SUCCESS:
         return LinkCheck(
-            False,
-            f"UNEXPECTED — Richie created a course run for the made-up course of {link}: it has a course page "
+            ok=False,
+            line=f"UNEXPECTED — Richie created a course run for the made-up course of {link}: it has a course page "
             "with that code. COURSE_REGEX matches; delete that course run (and the course page) in Richie's admin.",
         )
     if delivery.status and delivery.status >= 500:
         return LinkCheck(
-            False,
-            f"RICHIE FAILED — HTTP {delivery.status} for {link}: Richie's COURSE_REGEX may match but capture "
+            ok=False,
+            line=f"RICHIE FAILED — HTTP {delivery.status} for {link}: Richie's COURSE_REGEX may match but capture "
             "something that is not a course key (its course_id group must capture course-v1:ORG+CODE+RUN); "
             "read Richie's logs and align COURSE_REGEX with RESOURCE_LINK_TEMPLATE "
             f"{template!r}.",
         )
-    return LinkCheck(False, f"NOT PROVEN — {link}: {delivery.describe()}")
+    return LinkCheck(ok=False, line=f"NOT PROVEN — {link}: {delivery.describe()}")

@@ -19,31 +19,14 @@ import uuid
 from datetime import timedelta
 from datetime import timezone as dt_timezone
 from functools import lru_cache
-from typing import NamedTuple
 
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-
-class SyncStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SYNCED = "synced", "Synced"
-    FAILED = "failed", "Failed"
-
-
-class KnownState(NamedTuple):
-    """The few columns a resync needs, read without building model instances."""
-
-    status: str
-    payload_hash: str
-    attempts: int
-    generation: int
-    busy: bool  # a delivery or another resync holds the row's lease
-
-    def is_current(self, payload_hash):
-        return self.status == SyncStatus.SYNCED and self.payload_hash == payload_hash
+from .data import KnownState, SyncStatus
+from .sync_sql import insert_leased, record_results
 
 
 def _lease_free(now):
@@ -128,7 +111,10 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         rows = self.filter(instance=instance_name, course_id__in=list(course_ids)).values_list(
             "course_id", "status", "payload_hash", "attempts", "generation", busy
         )
-        return {course_id: KnownState(*known) for course_id, *known in rows}
+        return {
+            course_id: KnownState(status=status, payload_hash=digest, attempts=attempts, generation=generation, busy=busy)
+            for course_id, status, digest, attempts, generation, busy in rows
+        }
 
     def request(self, course_id, org, instance_names, due_at, trailing_due_at=None):
         """
@@ -209,7 +195,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         held, uncertain = set(), []
         created = {course_id for course_id, _ in create}
         if create:
-            inserted = self._insert_leased(instance_name, create, token, now, until)
+            inserted = insert_leased(self.model._meta.db_table, instance_name, create, token, now, until)
             (held.update if inserted == len(created) else uncertain.extend)(created)
         by_generation = {}
         for course_id, generation in generations.items():
@@ -228,70 +214,16 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             )
         return token, held
 
-    def _insert_leased(self, instance_name, runs, token, now, until):
-        """Insert rows (skipping existing ones) in one ``executemany``, like ``finish``."""
-        adapt = connection.ops.adapt_datetimefield_value
-        now, until = adapt(now), adapt(until)
-        columns = [
-            "course_id", "org", "instance", "status", "generation", "requested_at", "due_at", "lease_token",
-            "lease_until", "payload_hash", "attempts", "retryable", "last_error", "created", "modified",
-        ]
-        rows = [
-            [course_id, org, instance_name, SyncStatus.PENDING.value, 0, now, now, token, until, "", 0, False, "", now, now]
-            for course_id, org in runs
-        ]
-        quote = connection.ops.quote_name
-        insert = "INSERT IGNORE INTO" if connection.vendor == "mysql" else "INSERT INTO"
-        conflict = "" if connection.vendor == "mysql" else " ON CONFLICT DO NOTHING"
-        sql = (
-            f"{insert} {quote(self.model._meta.db_table)} ({', '.join(map(quote, columns))}) "
-            f"VALUES ({', '.join(['%s'] * len(columns))}){conflict}"
-        )
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-            # SQLite counts the rows of the whole executemany; other drivers may not: read back then.
-            return cursor.rowcount if connection.vendor == "sqlite" else -1
-
     def finish(self, instance_name, results):
         """
-        Record delivery results (``resync.ItemResult``) of leased rows and release their lease.
+        Record delivery results (``data.ItemResult``) of leased rows and release their lease.
 
         A row whose generation moved during the delivery stays pending: its newer request will
         deliver fresher data. A success stores the accepted payload's hash; a failure keeps the
-        previous hash, since Richie did not take this payload. One ``executemany`` per outcome:
-        going through the ORM row by row cost more than the HTTP exchange in a full resync.
+        previous hash, since Richie did not take this payload. Raw SQL (``sync_sql``): going through
+        the ORM cost more than the HTTP exchange in a full resync.
         """
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        successes, failures = [], []
-        for result in results:
-            where = [instance_name, result.course_id, result.token]
-            if result.ok:
-                refresh_at = connection.ops.adapt_datetimefield_value(result.refresh_at)
-                successes.append(
-                    [result.generation, result.payload_json, result.status, result.payload_hash, now, now, refresh_at, now] + where
-                )
-            else:
-                failures.append(
-                    [result.generation, result.state, result.payload_json, result.status, result.attempts,
-                     result.detail, result.retryable, now, now] + where
-                )
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        with transaction.atomic(), connection.cursor() as cursor:
-            if successes:
-                cursor.executemany(
-                    f"UPDATE {table} SET status = CASE WHEN generation = %s THEN 'synced' ELSE 'pending' END, "
-                    "last_payload = %s, last_status = %s, payload_hash = %s, attempts = 0, last_error = '', "
-                    "retryable = FALSE, last_attempt_at = %s, last_success_at = %s, refresh_at = %s, modified = %s, "
-                    f"lease_token = '', lease_until = NULL {_LEASED_ROW}",
-                    successes,
-                )
-            if failures:
-                cursor.executemany(
-                    f"UPDATE {table} SET status = CASE WHEN generation = %s THEN %s ELSE 'pending' END, "
-                    "last_payload = %s, last_status = %s, attempts = %s, last_error = %s, retryable = %s, "
-                    f"last_attempt_at = %s, modified = %s, lease_token = '', lease_until = NULL {_LEASED_ROW}",
-                    failures,
-                )
+        record_results(self.model._meta.db_table, instance_name, results)
 
     def finish_unchanged(self, state, token, refresh_at=None):
         """Richie already has this payload: the row is synced (unless a newer request came) and released."""
@@ -338,9 +270,6 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         """Failed rows that may succeed later (Richie was down), last tried ``after_seconds`` ago."""
         cutoff = timezone.now() - timedelta(seconds=after_seconds)
         return self.filter(status=SyncStatus.FAILED, retryable=True, last_attempt_at__lte=cutoff)
-
-
-_LEASED_ROW = "WHERE instance = %s AND course_id = %s AND lease_token = %s"
 
 
 class CourseRunSyncState(models.Model):

@@ -1,12 +1,11 @@
 """
 Map a course run to the JSON object Richie's course-run sync API reads.
 
-Everything here is pure: ``CourseRun`` is a plain snapshot built by ``platform_api`` from the
+Everything here is pure: ``data.CourseRun`` is a plain snapshot built by ``platform_api`` from the
 platform's CourseOverview, and :func:`build_payload` turns it into a dict for one instance.
 """
 
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 from decimal import Decimal
 from functools import lru_cache
 
@@ -34,25 +33,6 @@ class HookError(PayloadError):
     """PAYLOAD_HOOK raised: it may call a service that is down, so the delivery is retried."""
 
     retryable = True
-
-
-@dataclass(frozen=True)
-class CourseRun:
-    """What Richie needs to know about one Open edX course run, read from the platform."""
-
-    course_id: str
-    org: str
-    start: datetime | None = None
-    end: datetime | None = None
-    enrollment_start: datetime | None = None
-    enrollment_end: datetime | None = None
-    language: str | None = None
-    catalog_visibility: str | None = None
-    enrollment_count: int = 0
-    lms_root_url: str = ""
-    # (slug, min_price, currency, expiration_datetime) of each unexpired mode, when prices are sent
-    modes: tuple | None = None
-    load_error: str = ""  # the platform could not load the course: why, and what to do
 
 
 @lru_cache(maxsize=4096)

@@ -3,7 +3,7 @@ Everything this plugin reads from the Open edX platform, in one place.
 
 This is the only module that imports platform code (lazily, inside functions, so that importing
 it never requires the platform's apps to be loaded). Everything else works on the plain
-``payload.CourseRun`` snapshots returned here.
+``data.CourseRun`` snapshots returned here.
 """
 
 from django.conf import settings
@@ -11,7 +11,8 @@ from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 from opaque_keys.edx.locator import CourseLocator
 
-from .payload import CourseRun, PayloadError
+from .data import CourseRun
+from .payload import PayloadError
 
 
 class CourseLoadError(PayloadError):
@@ -144,10 +145,9 @@ def _enrollment_counts(first_key, last_key):
     A key range (not a list of keys) keeps the query on the course index without parsing
     thousands of keys in Python; courses outside the chunk are simply ignored by the caller.
     """
+    from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
     from django.db.models import CharField, Count  # pylint: disable=import-outside-toplevel
     from django.db.models.functions import Cast  # pylint: disable=import-outside-toplevel
-
-    from common.djangoapps.student.models import CourseEnrollment  # pylint: disable=import-outside-toplevel
 
     rows = (
         CourseEnrollment.objects.filter(course_id__gte=first_key, course_id__lte=last_key, is_active=True)
@@ -193,7 +193,6 @@ def iter_course_runs(course_keys=None, orgs=None, chunk_size=500):
     """
     from django.db.models import CharField  # pylint: disable=import-outside-toplevel
     from django.db.models.functions import Cast  # pylint: disable=import-outside-toplevel
-
     from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
         CourseOverview,
     )
@@ -212,7 +211,11 @@ def iter_course_runs(course_keys=None, orgs=None, chunk_size=500):
         first_key, last_key = CourseKey.from_string(rows[0][0]), CourseKey.from_string(rows[-1][0])
         counts = _enrollment_counts(first_key, last_key)
         yield [
-            CourseRun(key, org, start, end, enrollment_start, enrollment_end, language, visibility, counts.get(key, 0), root_url)
+            CourseRun(
+                course_id=key, org=org, start=start, end=end, enrollment_start=enrollment_start,
+                enrollment_end=enrollment_end, language=language, catalog_visibility=visibility,
+                enrollment_count=counts.get(key, 0), lms_root_url=root_url,
+            )
             if version is not None and version >= CourseOverview.VERSION
             else _refreshed(key, counts.get(key, 0), root_url)
             for key, org, start, end, enrollment_start, enrollment_end, language, visibility, version in rows
@@ -235,6 +238,12 @@ def _refreshed(course_id, enrollment_count, root_url):
     try:
         return _snapshot(CourseOverview.get_from_id(key), enrollment_count, root_url)
     except CourseOverview.DoesNotExist:
-        return CourseRun(course_id, key.org, lms_root_url=root_url, load_error=f"course {course_id} has an outdated overview but no longer exists on the platform: nothing to send")
+        return CourseRun(
+            course_id=course_id, org=key.org, lms_root_url=root_url,
+            load_error=f"course {course_id} has an outdated overview but no longer exists on the platform: "
+            "nothing to send",
+        )
     except OSError as error:
-        return CourseRun(course_id, key.org, lms_root_url=root_url, load_error=load_error_message(course_id, error))
+        return CourseRun(
+            course_id=course_id, org=key.org, lms_root_url=root_url, load_error=load_error_message(course_id, error)
+        )

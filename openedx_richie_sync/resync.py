@@ -15,13 +15,12 @@ causes it is isolated.
 
 import logging
 import time
-from datetime import datetime
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-
-from .delivery import PERMANENT, SUCCESS, TRANSIENT, RichieClient, backoff_delay, run_outcome
-from .models import CourseRunSyncState, SyncStatus
+from .data import DeliveryOutcome, InstanceReport, ItemResult, Prepared, SyncStatus
+from .delivery import RichieClient, backoff_delay, run_outcome
+from .models import CourseRunSyncState
 from .payload import PayloadError, build_payload, next_refresh
 from .platform_api import course_modes, course_run_key
 from .routing import Router
@@ -46,86 +45,6 @@ class Interrupted(Exception):
     """The run was asked to stop (``should_stop``); what it held is released, ``reports`` hold what it did."""
 
 
-@dataclass
-class Prepared:
-    """One payload ready to send: its bytes are both hashed and sent."""
-
-    course_id: str
-    org: str
-    payload: dict
-    body: bytes
-    payload_hash: str
-    attempts: int = 0  # failed attempts recorded so far
-    generation: int = 0  # of the sync-state row, read before the course data
-    token: str = ""  # of the lease held on that row while the item is sent
-    refresh_at: datetime | None = None  # when this payload changes by itself (a course mode expires)
-
-    @property
-    def link(self):
-        return self.payload["resource_link"]
-
-
-@dataclass
-class ItemResult:
-    """
-    What happened to one course run on one instance.
-
-    ``state`` is the row's status after a failure: ``failed``, or ``pending`` while the publish
-    path will retry it. ``retryable`` failures (Richie down) are retried later by the sweep.
-    """
-
-    course_id: str
-    org: str
-    ok: bool
-    payload_json: str | None = None
-    payload_hash: str = ""
-    status: int | None = None
-    detail: str = ""
-    attempts: int = 0
-    generation: int = 0
-    state: str = SyncStatus.FAILED.value
-    retryable: bool = False
-    token: str = ""
-    refresh_at: datetime | None = None
-
-    @classmethod
-    def of(cls, item, delivery=None, detail=None, retryable=None):
-        """The result of ``item`` for ``delivery`` (None: refused before sending, with ``detail``)."""
-        ok = delivery is not None and delivery.ok
-        return cls(
-            item.course_id, item.org, ok, item.body.decode("utf-8"), item.payload_hash,
-            delivery.status if delivery is not None else None,
-            "" if ok else (detail if detail is not None else delivery.describe()),
-            0 if ok else item.attempts + 1,
-            item.generation,
-            retryable=(delivery is not None and delivery.outcome == TRANSIENT) if retryable is None else retryable,
-            token=item.token,
-            refresh_at=item.refresh_at,
-        )
-
-
-@dataclass
-class InstanceReport:
-    """Counts for the command's summary. ``failures`` holds (course key, Richie's answer)."""
-
-    name: str
-    sent: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    busy: int = 0  # held by a delivery under way or another resync (leased): left to it
-    requests: int = 0
-    failures: list = field(default_factory=list)
-    aborted: str = ""
-
-    def add(self, results):
-        for result in results:
-            if result.ok:
-                self.sent += 1
-            else:
-                self.failed += 1
-                self.failures.append((result.course_id, result.detail))
-
-
 def prepare(run, instance, config, state=None, force=False):
     """
     The payload of ``run`` for ``instance``, or None when Richie already has it (unless ``force``).
@@ -145,7 +64,8 @@ def prepare(run, instance, config, state=None, force=False):
         return None
     attempts = state.attempts if state is not None and state.status != SyncStatus.SYNCED else 0
     return Prepared(
-        run.course_id, run.org, payload, body, digest, attempts, state.generation if state is not None else 0,
+        course_id=run.course_id, org=run.org, payload=payload, body=body, payload_hash=digest, attempts=attempts,
+        generation=state.generation if state is not None else 0,
         refresh_at=next_refresh(run.modes) if instance.send_prices else None,
     )
 
@@ -157,7 +77,7 @@ def batch_results(items, delivery):
     An answer keyed by resource link is judged run by run (``delivery.run_outcome``): Richie
     applies the valid items of a list even when it answers 400 for the others.
     """
-    if delivery.outcome == SUCCESS:
+    if delivery.outcome == DeliveryOutcome.SUCCESS:
         return [ItemResult.of(item, delivery) for item in items]
     if delivery.status in (200, 400) and any(item.link in delivery.items for item in items):
         return [ItemResult.of(item, run_outcome(delivery, item.link)) for item in items]
@@ -204,7 +124,7 @@ class BatchSender:
                     )
                 split, split_requests, fatal = self._split(items)
                 return done + split, requests + split_requests, fatal
-            if results is None and delivery.outcome == PERMANENT:
+            if results is None and delivery.outcome == DeliveryOutcome.PERMANENT:
                 fatal = delivery if delivery.status not in (400, 413) else None
                 if fatal is not None:  # batches queued behind this one are refused without a request
                     self.aborted = fatal.describe()
@@ -269,7 +189,7 @@ class Resync:
         """Sender and report of an instance, created when its first course shows up."""
         if instance.name not in self.senders:
             self.senders[instance.name] = BatchSender(instance, self.config, concurrency=self.concurrency, sleep=self.sleep)
-            self.reports[instance.name] = InstanceReport(instance.name)
+            self.reports[instance.name] = InstanceReport(name=instance.name)
             self.unrecorded[instance.name] = []
         return instance
 
@@ -377,7 +297,9 @@ class Resync:
                 item = prepare(run, run_instance, self.config, state, force=self.force)
             except PayloadError as error:
                 generation = state.generation if state is not None else 0
-                candidates.append(ItemResult(run.course_id, run.org, False, detail=str(error), generation=generation))
+                candidates.append(
+                    ItemResult(course_id=run.course_id, org=run.org, ok=False, detail=str(error), generation=generation)
+                )
                 continue
             if item is None:
                 report.unchanged += 1
@@ -400,21 +322,19 @@ class Resync:
         )
         self.leased.setdefault((name, token), set()).update(leased)
         self.reports[name].busy += len(candidates) - len(leased)
-        held = [candidate for candidate in candidates if candidate.course_id in leased]
-        for candidate in held:
-            candidate.token = token
-        return held
+        return [replace(candidate, token=token) for candidate in candidates if candidate.course_id in leased]
 
     def _collect(self, in_flight, how, interruptible=True):
         """
         Record the batches that have finished (waiting as ``how`` says), renewing leases meanwhile.
 
-        The wait wakes up every second to see whether the run must stop: ``_send_all`` then
+        The wait wakes up every second (or every LEASE_RENEW_SECONDS, if shorter, so that a renewal is
+        never late) to see whether the run must stop: ``_send_all`` then
         stops at a safe point (never inside a database call, which would break the connection).
         """
         finished = ()
         while in_flight and not finished and not (interruptible and self.should_stop()):
-            finished, _ = wait(list(in_flight), timeout=1.0, return_when=how)
+            finished, _ = wait(list(in_flight), timeout=min(1.0, LEASE_RENEW_SECONDS), return_when=how)
             self._renew_leases()
         for future in finished:
             name = in_flight.pop(future)

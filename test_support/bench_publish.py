@@ -459,8 +459,11 @@ class Bench:
         """The same RICHIE_SYNC in this process and in a (re)started worker."""
         from django.conf import settings  # pylint: disable=import-outside-toplevel
 
+        from openedx_richie_sync.configuration import clear_config_cache  # pylint: disable=import-outside-toplevel
+
         setting = instances_setting(self.receiver.url, instances)
         settings.RICHIE_SYNC = setting
+        clear_config_cache()  # assigned outside override_settings: no setting_changed signal
         self.stop_worker()
         if self.redis.process is not None:
             self.worker = CeleryWorker(self.redis.url, setting, self.database, concurrency=2).start()

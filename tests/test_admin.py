@@ -57,10 +57,11 @@ def rows():
 
 
 @pytest.fixture
-def with_canary(richie_sync, receiver):
+def with_canary(settings, richie_sync, receiver):
     """A second instance whose secret is easy to spot; it serves only OtherU."""
-    richie_sync["INSTANCES"].append(instance_settings("partner", receiver.url, secret=CANARY, ORGS=["OtherU"]))
-    return richie_sync
+    partner = instance_settings("partner", receiver.url, secret=CANARY, ORGS=["OtherU"])
+    settings.RICHIE_SYNC = {**richie_sync, "INSTANCES": [*richie_sync["INSTANCES"], partner]}
+    return settings.RICHIE_SYNC
 
 
 def listed(response):
@@ -202,12 +203,11 @@ def test_resync_actions_request_and_queue_one_task_per_row(
 
 @pytest.mark.usefixtures("rows")
 def test_rows_of_a_disabled_instance_or_an_org_it_no_longer_serves_are_skipped(
-    admin_client, with_canary, published_tasks, django_capture_on_commit_callbacks
+    admin_client, settings, with_canary, published_tasks, django_capture_on_commit_callbacks
 ):
     off = row(SYNCED, instance="paused")
-    with_canary["INSTANCES"].append(
-        instance_settings("paused", "https://richie.example.com/api/v1.0/course-runs-sync", ENABLED=False)
-    )
+    paused = instance_settings("paused", "https://richie.example.com/api/v1.0/course-runs-sync", ENABLED=False)
+    settings.RICHIE_SYNC = {**with_canary, "INSTANCES": [*with_canary["INSTANCES"], paused]}
     not_served = row(SYNCED, instance="partner")  # partner serves OtherU only
     served = row(OTHER_ORG, instance="partner", generation=2)
     with django_capture_on_commit_callbacks(execute=True):
@@ -268,7 +268,8 @@ def test_a_broker_outage_leaves_the_rows_pending_and_says_how_to_deliver_them(ad
 
 @pytest.mark.usefixtures("with_canary")
 def test_no_page_shows_a_secret(admin_client, rows, settings):
-    settings.RICHIE_SYNC["INSTANCES"][0]["SECRET"] = CANARY + "-catalog"
+    catalog, *others = settings.RICHIE_SYNC["INSTANCES"]
+    settings.RICHIE_SYNC = {**settings.RICHIE_SYNC, "INSTANCES": [{**catalog, "SECRET": CANARY + "-catalog"}, *others]}
     pages = ["/admin/", "/admin/richie_sync/", URL, f"{URL}?status__exact=failed", f"{URL}?q=DemoX"]
     pages += [f"{URL}{state.pk}/change/" for state in rows.values()]
     pages += [f"{URL}{rows['gone'].pk}/delete/"]

@@ -7,6 +7,7 @@ import pytest
 from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.test import override_settings
 
 from openedx_richie_sync.checks import check_richie_sync_configuration
 from openedx_richie_sync.configuration import (
@@ -298,14 +299,24 @@ def test_configuration_errors_are_logged_once_per_process(settings, caplog):
     settings.RICHIE_SYNC = {"INSTANCES": [GOOD, {"NAME": "logged-once", "URL": GOOD["URL"]}]}
     with caplog.at_level("ERROR", logger="openedx_richie_sync.configuration"):
         for max_retries in (1, 2, 1, 2, 1):  # parsed again each time, logged once
-            settings.RICHIE_SYNC["MAX_RETRIES"] = max_retries
+            settings.RICHIE_SYNC = {**settings.RICHIE_SYNC, "MAX_RETRIES": max_retries}
             assert [instance.name for instance in get_config().instances] == ["catalog"]
+            assert get_config().max_retries == max_retries
     logged = [record.getMessage() for record in caplog.records if "'logged-once'" in record.getMessage()]
     assert len(logged) == 1 and "E005" in logged[0] and "manage.py cms check" in logged[0]
 
 
-def test_configuration_is_parsed_again_when_the_setting_changes_in_place(settings):
+def test_configuration_is_parsed_again_when_the_setting_changes(settings):
+    """Cached per process; a changed RICHIE_SYNC or legacy setting (Django's setting_changed) is parsed again."""
     settings.RICHIE_SYNC = {"INSTANCES": [GOOD], "MAX_RETRIES": 2}
     assert get_config().max_retries == 2
-    settings.RICHIE_SYNC["MAX_RETRIES"] = 4
+    assert get_config() is get_config()  # not parsed again while nothing changes
+    settings.RICHIE_SYNC = {**settings.RICHIE_SYNC, "MAX_RETRIES": 4}
     assert get_config().max_retries == 4
+    with override_settings(RICHIE_SYNC={"INSTANCES": [GOOD], "MAX_RETRIES": 5}):
+        assert get_config().max_retries == 5
+    assert get_config().max_retries == 4
+    settings.RICHIE_SYNC = {"MAX_RETRIES": 6}
+    settings.RICHIE_OPENEDX_SYNC_COURSE_HOOKS = [{"url": GOOD["URL"], "secret": "s"}]
+    assert [instance.name for instance in get_config().instances] == ["richie.example.com"]
+    assert get_config().max_retries == 6

@@ -8,10 +8,8 @@ from email.utils import format_datetime
 import pytest
 
 from openedx_richie_sync.configuration import Instance
+from openedx_richie_sync.data import DeliveryOutcome
 from openedx_richie_sync.delivery import (
-    PERMANENT,
-    SUCCESS,
-    TRANSIENT,
     RichieClient,
     answer_limit,
     backoff_delay,
@@ -32,7 +30,7 @@ def client_for_url(url, secret=SECRET, timeout=2.0):
 
 def test_accepted_payload_is_stored_and_signed_over_sent_bytes(receiver):
     delivery = client_for_url(receiver.url).post(PAYLOAD)
-    assert delivery.outcome == SUCCESS and delivery.status == 200
+    assert delivery.outcome == DeliveryOutcome.SUCCESS and delivery.status == 200
     assert receiver.runs[LINK]["languages"] == ["en"]
     (request,) = receiver.requests
     assert request.headers["Content-Type"] == "application/json"
@@ -43,7 +41,7 @@ def test_signed_empty_list_checks_url_and_secret(receiver):
     assert client_for_url(receiver.url).check().ok
     assert receiver.runs == {}
     wrong = client_for_url(receiver.url, secret="not-the-secret").check()
-    assert (wrong.outcome, wrong.status) == (PERMANENT, 401)
+    assert (wrong.outcome, wrong.status) == (DeliveryOutcome.PERMANENT, 401)
     assert "RICHIE_COURSE_RUN_SYNC_SECRETS" in wrong.describe()
 
 
@@ -52,27 +50,27 @@ def test_unknown_course_is_permanent_with_advice():
 
     with RichieReceiver(secrets=(SECRET,), known_course_codes={"OTHER"}) as richie:
         delivery = client_for_url(richie.url).post(PAYLOAD)
-    assert (delivery.outcome, delivery.status) == (PERMANENT, 400)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.PERMANENT, 400)
     assert "Unknown course: DEMO101." in delivery.detail
     assert "create the course in Richie" in delivery.hint
 
 
 def test_invalid_language_is_permanent_with_advice(receiver):
     delivery = client_for_url(receiver.url).post({**PAYLOAD, "languages": ["en-us"]})
-    assert (delivery.outcome, delivery.status) == (PERMANENT, 400)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.PERMANENT, 400)
     assert '"en-us" is not a valid choice.' in delivery.detail
     assert "LANGUAGE_MAPPING" in delivery.hint
 
 
 def test_wrong_path_is_permanent_404(receiver):
     delivery = client_for_url(receiver.base_url + "/api/v1.0/course-run-sync").post(PAYLOAD)
-    assert (delivery.outcome, delivery.status) == (PERMANENT, 404)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.PERMANENT, 404)
     assert "/api/v1.0/course-runs-sync" in delivery.hint
 
 
 def test_redirect_is_reported_not_followed(receiver):
     delivery = client_for_url(receiver.base_url + "/api/v2.0/course-runs-sync").post(PAYLOAD)
-    assert (delivery.outcome, delivery.status) == (PERMANENT, 302)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.PERMANENT, 302)
     assert "/en/api/v2.0/course-runs-sync/" in delivery.detail
     assert "API version 1.0" in delivery.hint
     assert [request.method for request in receiver.requests] == ["POST"]
@@ -82,33 +80,33 @@ def test_redirect_is_reported_not_followed(receiver):
 def test_server_errors_are_transient(receiver, status):
     receiver.fail_next(1, status=status)
     delivery = client_for_url(receiver.url).post(PAYLOAD)
-    assert (delivery.outcome, delivery.status) == (TRANSIENT, status)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.TRANSIENT, status)
     assert LINK not in receiver.runs
 
 
 def test_rate_limit_is_transient_with_retry_after(receiver):
     receiver.rate_limit_next(1, retry_after=7)
     delivery = client_for_url(receiver.url).post(PAYLOAD)
-    assert (delivery.outcome, delivery.status, delivery.retry_after) == (TRANSIENT, 429, 7.0)
+    assert (delivery.outcome, delivery.status, delivery.retry_after) == (DeliveryOutcome.TRANSIENT, 429, 7.0)
 
 
 def test_timeout_is_transient(receiver):
     receiver.timeout_next(1, delay=1.0)
     delivery = client_for_url(receiver.url, timeout=0.2).post(PAYLOAD)
-    assert delivery.outcome == TRANSIENT and delivery.status is None
+    assert delivery.outcome == DeliveryOutcome.TRANSIENT and delivery.status is None
     assert "timed out" in delivery.detail and "TIMEOUT" in delivery.hint
 
 
 def test_dropped_connection_is_transient(receiver):
     receiver.drop_next(1)
     delivery = client_for_url(receiver.url).post(PAYLOAD)
-    assert delivery.outcome == TRANSIENT and delivery.status is None
+    assert delivery.outcome == DeliveryOutcome.TRANSIENT and delivery.status is None
     assert "could not reach Richie" in delivery.detail
 
 
 def test_unreachable_richie_is_transient():
     delivery = client_for_url("http://127.0.0.1:9/api/v1.0/course-runs-sync").post(PAYLOAD)
-    assert delivery.outcome == TRANSIENT and "127.0.0.1:9" in delivery.hint
+    assert delivery.outcome == DeliveryOutcome.TRANSIENT and "127.0.0.1:9" in delivery.hint
 
 
 def test_connections_are_kept_alive(receiver):
@@ -121,7 +119,7 @@ def test_connections_are_kept_alive(receiver):
 def test_batch_answer_maps_items(receiver):
     other = LINK.replace("Demo101", "Demo102")
     delivery = client_for_url(receiver.url).post([PAYLOAD, {"resource_link": other, "languages": ["xx"]}])
-    assert (delivery.outcome, delivery.status) == (PERMANENT, 400)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.PERMANENT, 400)
     assert delivery.items[LINK] == {"success": True}
     assert "languages" in delivery.items[other]
     assert LINK in receiver.runs and other not in receiver.runs
@@ -129,8 +127,8 @@ def test_batch_answer_maps_items(receiver):
 
 @pytest.mark.parametrize(
     "status, outcome",
-    [(200, SUCCESS), (301, PERMANENT), (400, PERMANENT), (401, PERMANENT), (403, PERMANENT), (404, PERMANENT),
-     (415, PERMANENT), (418, PERMANENT), (429, TRANSIENT), (500, TRANSIENT), (503, TRANSIENT)],
+    [(200, DeliveryOutcome.SUCCESS), (301, DeliveryOutcome.PERMANENT), (400, DeliveryOutcome.PERMANENT), (401, DeliveryOutcome.PERMANENT), (403, DeliveryOutcome.PERMANENT), (404, DeliveryOutcome.PERMANENT),
+     (415, DeliveryOutcome.PERMANENT), (418, DeliveryOutcome.PERMANENT), (429, DeliveryOutcome.TRANSIENT), (500, DeliveryOutcome.TRANSIENT), (503, DeliveryOutcome.TRANSIENT)],
 )
 def test_classification_table(status, outcome):
     assert classify(status, {}, b"{}", sent=()).outcome == outcome  # {}: Richie's answer to the signed empty list
@@ -168,7 +166,7 @@ def test_credentials_in_the_url_never_reach_messages(receiver):
         name="down", url="http://operator:Pa55word@127.0.0.1:9/api/v1.0/course-runs-sync", secret=SECRET, timeout=1.0
     )
     delivery = RichieClient(down).post(PAYLOAD)
-    assert delivery.outcome == TRANSIENT and "Pa55word" not in delivery.describe()
+    assert delivery.outcome == DeliveryOutcome.TRANSIENT and "Pa55word" not in delivery.describe()
 
 
 # --- hostile answers, judged without the network ----------------------------------------------------
@@ -177,29 +175,29 @@ def test_credentials_in_the_url_never_reach_messages(receiver):
 @pytest.mark.parametrize(
     "status, body, sent, outcome",
     [
-        (200, b'{"success": true}', None, SUCCESS),
-        (200, b'{"success":true}', None, SUCCESS),
-        (200, b'{"success": 1}', None, TRANSIENT),
-        (200, b'{"success": "true"}', None, TRANSIENT),
-        (200, b'{"success": true, "also": 1}', None, TRANSIENT),
-        (201, b'{"success": true}', None, TRANSIENT),
-        (204, b"", None, TRANSIENT),
-        (200, b"<html>Maintenance</html>", None, TRANSIENT),
-        (200, b"{}", None, TRANSIENT),
-        (200, b"{}", (), SUCCESS),
-        (200, b'{"success": true}', (), TRANSIENT),
-        (200, b"[]", (), TRANSIENT),
-        (200, b"{}", (LINK,), TRANSIENT),
-        (200, b"[]", (LINK,), TRANSIENT),
-        (200, b'{"success": true}', (LINK,), TRANSIENT),
-        (200, ('{"%s": {"success": true}}' % LINK).encode(), (LINK,), SUCCESS),
-        (200, ('{"%s": {"success": false}}' % LINK).encode(), (LINK,), TRANSIENT),
+        (200, b'{"success": true}', None, DeliveryOutcome.SUCCESS),
+        (200, b'{"success":true}', None, DeliveryOutcome.SUCCESS),
+        (200, b'{"success": 1}', None, DeliveryOutcome.TRANSIENT),
+        (200, b'{"success": "true"}', None, DeliveryOutcome.TRANSIENT),
+        (200, b'{"success": true, "also": 1}', None, DeliveryOutcome.TRANSIENT),
+        (201, b'{"success": true}', None, DeliveryOutcome.TRANSIENT),
+        (204, b"", None, DeliveryOutcome.TRANSIENT),
+        (200, b"<html>Maintenance</html>", None, DeliveryOutcome.TRANSIENT),
+        (200, b"{}", None, DeliveryOutcome.TRANSIENT),
+        (200, b"{}", (), DeliveryOutcome.SUCCESS),
+        (200, b'{"success": true}', (), DeliveryOutcome.TRANSIENT),
+        (200, b"[]", (), DeliveryOutcome.TRANSIENT),
+        (200, b"{}", (LINK,), DeliveryOutcome.TRANSIENT),
+        (200, b"[]", (LINK,), DeliveryOutcome.TRANSIENT),
+        (200, b'{"success": true}', (LINK,), DeliveryOutcome.TRANSIENT),
+        (200, ('{"%s": {"success": true}}' % LINK).encode(), (LINK,), DeliveryOutcome.SUCCESS),
+        (200, ('{"%s": {"success": false}}' % LINK).encode(), (LINK,), DeliveryOutcome.TRANSIENT),
     ],
 )
 def test_success_only_in_richies_exact_answers(status, body, sent, outcome):
     delivery = classify(status, {}, body, "https://richie.example/api/v1.0/course-runs-sync", sent=sent)
     assert delivery.outcome == outcome
-    if outcome == TRANSIENT:
+    if outcome == DeliveryOutcome.TRANSIENT:
         assert "not as Richie does" in delivery.detail
         assert "https://richie.example/api/v1.0/course-runs-sync" in delivery.hint
 
@@ -211,8 +209,8 @@ def test_a_batch_answer_counts_each_run_only_on_exact_success():
     body = json.dumps({LINK: {"success": True}, other: {"languages": ['"xx" is not a valid choice.']}})
     delivery = classify(400, {}, body, sent=(LINK, other, third))
     assert run_outcome(delivery, LINK).ok
-    assert run_outcome(delivery, other).outcome == PERMANENT and "LANGUAGE_MAPPING" in run_outcome(delivery, other).hint
-    assert run_outcome(delivery, third).outcome == TRANSIENT  # left out: not applied as far as we know
+    assert run_outcome(delivery, other).outcome == DeliveryOutcome.PERMANENT and "LANGUAGE_MAPPING" in run_outcome(delivery, other).hint
+    assert run_outcome(delivery, third).outcome == DeliveryOutcome.TRANSIENT  # left out: not applied as far as we know
 
 
 @pytest.mark.parametrize(
@@ -248,7 +246,7 @@ def test_deeply_nested_answers_never_raise(depth):
     body = b'{"detail":' * depth + b"{}" + b"}" * depth
     for status in (200, 400, 500):
         delivery = classify(status, {}, body, sent=None)
-        assert delivery.outcome != SUCCESS and delivery.describe()
+        assert delivery.outcome != DeliveryOutcome.SUCCESS and delivery.describe()
     assert format_answer(_nested(900)).endswith("…")
 
 
@@ -261,7 +259,7 @@ def test_answer_size_bounds():
 def test_413_hints_depend_on_what_was_sent():
     assert "--batch-size" in classify(413, {}, b"<html>413</html>", sent=(LINK, LINK + "/")).hint
     single = classify(413, {}, b"<html>413</html>", sent=None)
-    assert single.outcome == PERMANENT and "too large for the server's body size limit" in single.hint
+    assert single.outcome == DeliveryOutcome.PERMANENT and "too large for the server's body size limit" in single.hint
 
 
 def test_a_missing_ca_bundle_is_a_permanent_failure_that_names_it():
@@ -272,5 +270,5 @@ def test_a_missing_ca_bundle_is_a_permanent_failure_that_names_it():
         verify_tls="/nonexistent/ca.pem",
     )
     delivery = RichieClient(instance).post_body(b"[]", sent=())
-    assert delivery.outcome == PERMANENT and "'/nonexistent/ca.pem', which is not a file" in delivery.detail
+    assert delivery.outcome == DeliveryOutcome.PERMANENT and "'/nonexistent/ca.pem', which is not a file" in delivery.detail
     assert "richie_sync.E017" in delivery.hint

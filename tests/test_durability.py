@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 from opaque_keys.edx.keys import CourseKey
 
+from openedx_richie_sync.data import ItemResult
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
-from openedx_richie_sync.resync import ItemResult
-from openedx_richie_sync.tasks import deliver, sweep, sync_course_run
+from openedx_richie_sync.sync import deliver
+from openedx_richie_sync.tasks import sweep, sync_course_run
 from test_support import studio
 
 from .helpers import delivery, make_course
@@ -94,7 +95,12 @@ def test_a_delivery_overtaken_by_a_newer_request_leaves_the_row_pending():
     token = CourseRunSyncState.objects.lease(old, 60)
     CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())  # published meanwhile
     CourseRunSyncState.objects.finish(
-        "catalog", [ItemResult(COURSE, "DemoX", True, "{}", "hash-of-old", 200, generation=old.generation, token=token)]
+        "catalog", [
+            ItemResult(
+                course_id=COURSE, org="DemoX", ok=True, payload_json="{}", payload_hash="hash-of-old", status=200,
+                generation=old.generation, token=token,
+            )
+        ]
     )
     row = state()
     assert row.status == SyncStatus.PENDING and row.generation == old.generation + 1
@@ -328,3 +334,17 @@ def test_request_delivers_the_first_change_at_once_and_coalesces_the_rest():
     assert 1.9 < due()[0] <= 3  # delivered a second ago: the next change waits for the window
     CourseRunSyncState.objects.update(status=SyncStatus.SYNCED, last_attempt_at=timezone.now() - timedelta(seconds=10))
     assert due() == (0, 6)  # delivered long ago: at once again, generation after generation
+
+
+def test_rows_a_resync_creates_leased_leave_existing_rows_untouched():
+    """Two runs may create the same missing row: the second finds it there, neither takes nor changes it."""
+    CourseRunSyncState.objects.request(COURSE, "DemoX", ["catalog"], timezone.now())
+    existing = state()
+    other = "course-v1:DemoX+Other+2026"
+    token, leased = CourseRunSyncState.objects.lease_rows(
+        "catalog", {COURSE: 0, other: 0}, 60, create=[(COURSE, "DemoX"), (other, "DemoX")]
+    )
+    assert leased == {other}
+    assert state(other).lease_token == token and (state(other).status, state(other).generation) == (SyncStatus.PENDING, 0)
+    row = state()
+    assert (row.lease_token, row.generation, row.status, row.modified) == ("", existing.generation, existing.status, existing.modified)

@@ -12,9 +12,10 @@ import pytest
 from django.utils import timezone
 
 from openedx_richie_sync.configuration import Instance, SyncConfig, get_config
-from openedx_richie_sync.delivery import PERMANENT, TRANSIENT, RichieClient, attempt_bound
+from openedx_richie_sync.data import DeliveryOutcome, Prepared
+from openedx_richie_sync.delivery import RichieClient, attempt_bound
 from openedx_richie_sync.models import CourseRunSyncState, SyncStatus
-from openedx_richie_sync.resync import BATCH_BACKOFF_MAX, BatchSender, Prepared
+from openedx_richie_sync.resync import BATCH_BACKOFF_MAX, BatchSender
 from openedx_richie_sync.signing import payload_hash, serialize
 from openedx_richie_sync.tasks import parked_horizon
 
@@ -31,7 +32,9 @@ def client(url, timeout=2.0):
 def prepared(index):
     payload = {**PAYLOAD, "resource_link": LINK.replace("Demo101", f"Demo{index:03d}")}
     body = serialize(payload)
-    return Prepared(f"course-v1:DemoX+Demo{index:03d}+2026", "DemoX", payload, body, payload_hash(body))
+    return Prepared(
+        course_id=f"course-v1:DemoX+Demo{index:03d}+2026", org="DemoX", payload=payload, body=body, payload_hash=payload_hash(body)
+    )
 
 
 def sender(url, sleeps=None, timeout=2.0, **config):
@@ -48,7 +51,7 @@ def sender(url, sleeps=None, timeout=2.0, **config):
 def test_a_200_that_is_not_richies_answer_is_a_transient_failure(receiver, answer):
     receiver.non_richie_next(1, answer)
     delivery = client(receiver.url).post(PAYLOAD)
-    assert (delivery.outcome, delivery.status) == (TRANSIENT, 200)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.TRANSIENT, 200)
     assert "answered 200 but not as Richie does" in delivery.describe()
     assert "maintenance page" in delivery.hint and receiver.url in delivery.hint
 
@@ -57,7 +60,7 @@ def test_a_200_that_is_not_richies_answer_is_a_transient_failure(receiver, answe
 def test_check_says_ok_only_on_an_empty_object(receiver, body):
     receiver.answer_next(1, body)
     delivery = client(receiver.url).check()
-    assert delivery.outcome == TRANSIENT and "Richie answers {}" in delivery.detail
+    assert delivery.outcome == DeliveryOutcome.TRANSIENT and "Richie answers {}" in delivery.detail
     assert client(receiver.url).check().ok  # Richie's own answer: {}
 
 
@@ -81,10 +84,10 @@ def test_a_run_left_out_is_reported_as_such():
 
     links = (LINK, LINK + "/")
     delivery = classify(200, {}, '{"%s": {"success": true}}' % LINK, sent=links)
-    assert delivery.outcome == TRANSIENT
+    assert delivery.outcome == DeliveryOutcome.TRANSIENT
     assert run_outcome(delivery, LINK).ok
     missing = run_outcome(delivery, LINK + "/")
-    assert missing.outcome == TRANSIENT and "left this course run out" in missing.detail
+    assert missing.outcome == DeliveryOutcome.TRANSIENT and "left this course run out" in missing.detail
 
 
 def test_a_run_always_left_out_fails_transiently_the_others_are_delivered(receiver):
@@ -115,7 +118,7 @@ def test_batch_retries_never_sleep_past_the_cap(receiver, value):
     "value", ["86400", "Fri, 31 Dec 9999 23:59:59 GMT", "1e12", "inf", "nan", "-1", "Mon, 01 Jan 2024 00:00:00 -0000"]
 )
 def test_the_publish_path_retries_within_retry_backoff_max(richie_sync, receiver, course, value):
-    from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync.sync import deliver  # pylint: disable=import-outside-toplevel
 
     richie_sync.update(RETRY_BACKOFF=1, RETRY_BACKOFF_MAX=60)
     receiver.retry_after_next(1, value)
@@ -163,7 +166,7 @@ def test_an_oversized_answer_is_transient_and_not_held_in_memory(receiver, knob)
      "bomb": lambda: receiver.gzip_next(1, bomb_size=50 * 1024 * 1024)}[knob]()
     richie = client(receiver.url)
     delivery, peak = _peak_megabytes(lambda: richie.post(PAYLOAD))
-    assert (delivery.outcome, delivery.status) == (TRANSIENT, 200)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.TRANSIENT, 200)
     assert "more than 64 KiB, not as Richie does" in delivery.detail and "Check URL" in delivery.hint
     assert peak < 10
     assert richie.post(PAYLOAD).ok  # the half-read connection was closed, not reused
@@ -189,7 +192,7 @@ def test_a_richie_answer_keeps_the_connection_alive(receiver):
 def test_a_dripping_answer_ends_the_attempt_at_timeout(receiver, headers_too):
     receiver.drip_next(1, bytes_per_second=4, headers_too=headers_too)  # {"success":true} alone takes 4 s
     delivery = client(receiver.url, timeout=1.0).post(PAYLOAD)
-    assert delivery.outcome == TRANSIENT and delivery.status is None
+    assert delivery.outcome == DeliveryOutcome.TRANSIENT and delivery.status is None
     assert "timed out" in delivery.detail and "drips its answer" in delivery.hint
     assert delivery.duration < attempt_bound(1.0) + 1  # generous: the bound is TIMEOUT + 1 s
 
@@ -204,14 +207,14 @@ def test_a_quick_enough_drip_is_delivered(receiver):
 
 def test_https_on_a_plain_http_port_says_so(receiver):
     delivery = client(receiver.url.replace("http://", "https://")).post(PAYLOAD)
-    assert delivery.outcome == PERMANENT and "serves plain HTTP" in delivery.hint
+    assert delivery.outcome == DeliveryOutcome.PERMANENT and "serves plain HTTP" in delivery.hint
     assert "renew" not in delivery.describe()
 
 
 def test_413_on_one_run_is_permanent_and_names_the_body_limit(receiver):
     receiver.set_body_limit(10)
     delivery = client(receiver.url).post(PAYLOAD)
-    assert (delivery.outcome, delivery.status) == (PERMANENT, 413)
+    assert (delivery.outcome, delivery.status) == (DeliveryOutcome.PERMANENT, 413)
     assert "too large for the server's body size limit" in delivery.hint
 
 
@@ -233,7 +236,7 @@ def test_413_on_a_batch_of_one_fails_that_run_only(receiver):
     assert not result.ok and not result.retryable and "body size limit" in result.detail
 
 
-@pytest.mark.parametrize("status, outcome", [(200, TRANSIENT), (400, PERMANENT), (500, TRANSIENT)])
+@pytest.mark.parametrize("status, outcome", [(200, DeliveryOutcome.TRANSIENT), (400, DeliveryOutcome.PERMANENT), (500, DeliveryOutcome.TRANSIENT)])
 def test_deeply_nested_json_is_not_richies_answer(receiver, status, outcome):
     receiver.deep_json_next(1, depth=900, status=status)
     delivery = client(receiver.url).post(PAYLOAD)

@@ -95,7 +95,7 @@ def test_after_sigkill_the_rows_are_free_within_the_lease_and_the_next_run_sends
 
 
 @pytest.mark.usefixtures("courses")
-def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, monkeypatch):
+def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(settings, receiver, monkeypatch):
     """The lease is short (a killed run frees its rows soon), so a live run must keep extending it."""
     import threading  # pylint: disable=import-outside-toplevel
 
@@ -107,7 +107,7 @@ def test_a_long_run_renews_its_leases_so_they_never_lapse_under_it(receiver, mon
     # Renewed ten times per lease: a run on a busy machine keeps its rows; one that never renewed would lose them.
     monkeypatch.setattr(resync, "RESYNC_LEASE_SECONDS", 2)
     monkeypatch.setattr(resync, "LEASE_RENEW_SECONDS", 0.2)
-    django_settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
+    settings.RICHIE_SYNC = {"INSTANCES": [instance_settings("catalog", receiver.url)]}
     receiver.timeout_next(1, 5)  # one request takes 2.5 leases
     lapsed, done = [], threading.Event()
 

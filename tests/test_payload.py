@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from openedx_richie_sync.configuration import parse
-from openedx_richie_sync.payload import CourseRun, PayloadError, build_payload, iso_datetime, richie_visibility
+from openedx_richie_sync.data import CourseRun
+from openedx_richie_sync.payload import PayloadError, build_payload, iso_datetime, richie_visibility
 
 URL = "https://richie.example.com/api/v1.0/course-runs-sync"
 

@@ -180,8 +180,8 @@ def nan_hook(payload, *, course_run, instance_name):  # pylint: disable=unused-a
 NOT_CALLABLE = 42
 
 
-def test_a_hook_that_raises_is_retried_up_to_max_retries_then_fails_with_its_cause(richie_sync, receiver):
-    richie_sync["PAYLOAD_HOOK"] = "tests.test_tasks.raising_hook"
+def test_a_hook_that_raises_is_retried_up_to_max_retries_then_fails_with_its_cause(settings, richie_sync, receiver):
+    settings.RICHIE_SYNC = {**richie_sync, "PAYLOAD_HOOK": "tests.test_tasks.raising_hook"}
     make_course("course-v1:DemoX+Broken+2026")
     # An eager task runs its retries at once: MAX_RETRIES is 3 in these tests, so 4 attempts.
     assert sync_course_run.apply(args=("course-v1:DemoX+Broken+2026", "catalog")).get() == "failed"
@@ -199,18 +199,18 @@ def test_a_hook_that_raises_is_retried_up_to_max_retries_then_fails_with_its_cau
         ("tests.no_such_module.hook", "cannot be imported"),
     ],
 )
-def test_a_broken_hook_is_a_permanent_failure_naming_it(richie_sync, receiver, course, hook, words):
-    richie_sync["PAYLOAD_HOOK"] = hook
+def test_a_broken_hook_is_a_permanent_failure_naming_it(settings, richie_sync, receiver, course, hook, words):
+    settings.RICHIE_SYNC = {**richie_sync, "PAYLOAD_HOOK": hook}
     assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
     state = CourseRunSyncState.objects.get()
     assert state.status == SyncStatus.FAILED and words in state.last_error and hook in state.last_error
     assert receiver.requests == []  # nothing invalid was sent
 
 
-def test_in_a_resync_a_raising_hook_fails_its_course_only(richie_sync, receiver):
+def test_in_a_resync_a_raising_hook_fails_its_course_only(settings, richie_sync, receiver):
     from django.core.management import call_command  # pylint: disable=import-outside-toplevel
 
-    richie_sync["PAYLOAD_HOOK"] = "tests.test_tasks.raising_hook"
+    settings.RICHIE_SYNC = {**richie_sync, "PAYLOAD_HOOK": "tests.test_tasks.raising_hook"}
     make_course("course-v1:DemoX+Broken+2026")
     make_course("course-v1:DemoX+Fine+2026")
     out = StringIO()
@@ -224,8 +224,8 @@ def bad_languages_hook(payload, *, course_run, instance_name):  # pylint: disabl
     return {**payload, "languages": ["en-us"]}
 
 
-def test_languages_a_hook_sets_wrong_are_blamed_on_the_hook_not_sent(richie_sync, receiver, course):
-    richie_sync["PAYLOAD_HOOK"] = "tests.test_tasks.bad_languages_hook"
+def test_languages_a_hook_sets_wrong_are_blamed_on_the_hook_not_sent(settings, richie_sync, receiver, course):
+    settings.RICHIE_SYNC = {**richie_sync, "PAYLOAD_HOOK": "tests.test_tasks.bad_languages_hook"}
     assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
     error = CourseRunSyncState.objects.get().last_error
     assert "PAYLOAD_HOOK tests.test_tasks.bad_languages_hook set languages ['en-us']" in error
@@ -237,7 +237,7 @@ def test_a_retrying_delivery_is_not_due_for_the_sweep_before_its_retry(richie_sy
 
     from django.utils import timezone  # pylint: disable=import-outside-toplevel
 
-    from openedx_richie_sync.tasks import deliver  # pylint: disable=import-outside-toplevel
+    from openedx_richie_sync.sync import deliver  # pylint: disable=import-outside-toplevel
 
     richie_sync.update(RETRY_BACKOFF=60, RETRY_BACKOFF_MAX=60)
     receiver.rate_limit_next(1, retry_after=30)  # the retry is due in 30 s at least

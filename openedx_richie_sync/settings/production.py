@@ -1,5 +1,7 @@
 """Plugin settings for production (loaded after the platform's YAML file)."""
 
+from ..configuration.legacy import LEGACY_SETTINGS
+
 
 def plugin_settings(settings):
     """
@@ -11,11 +13,3 @@ def plugin_settings(settings):
     for name in LEGACY_SETTINGS + ("RICHIE_SYNC",):
         if name in env_tokens:
             setattr(settings, name, env_tokens[name])
-
-
-# The earlier richie-openedx-sync plugin's settings, read when RICHIE_SYNC has no instance.
-LEGACY_SETTINGS = (
-    "RICHIE_OPENEDX_SYNC_COURSE_HOOKS",
-    "RICHIE_OPENEDX_SYNC_LANGUAGE_MAPPING",
-    "RICHIE_OPENEDX_SYNC_INCLUDE_PAYMENT_FIELDS",
-)

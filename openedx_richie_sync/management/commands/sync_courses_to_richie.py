@@ -19,12 +19,14 @@ from django.db.models import Count, Q
 
 from ...checks import configuration_messages
 from ...configuration import get_config, get_config_and_problems
+from ...data import DeliveryOutcome, TaskOutcome
+from ...delivery import RichieClient
+from ...link_check import check_resource_link
 from ...models import CourseRunSyncState, SyncStatus
 from ...platform_api import count_course_runs, course_orgs, course_run_key, iter_course_keys, iter_course_runs
-from ...delivery import SUCCESS, RichieClient
-from ...link_check import check_resource_link
 from ...resync import Interrupted, Resync
 from ...routing import Router
+from ...sync import deliver
 from ...toggles import deliveries_paused
 
 MAX_LISTED_FAILURES = 50
@@ -58,6 +60,11 @@ def stop_requests(received):
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _usage(message):
+    """What stops a run before anything is sent: a usage or selection error (Django prints it, exit status 2)."""
+    return CommandError(message, returncode=2)
 
 
 class Progress:
@@ -119,8 +126,19 @@ class Command(BaseCommand):
             with stop_requests(self.stop_signals):
                 status = self._run(config_errors, options)
         except Interrupted:
-            sys.exit(self._interrupted())
-        if config_errors:  # shown in the exit status even when the healthy instances went well
+            status = self._interrupted()
+        self._exit(status, config_errors)
+
+    @staticmethod
+    def _exit(status, config_errors):
+        """
+        The command's one way out once a mode ran (usage errors stop earlier: ``_usage``).
+
+        ``status`` is the mode's exit status: 0 all went well, 1 something failed, 130/143
+        interrupted; None: a resync that has nothing to report returns normally. Configuration
+        errors make it at least 2, even when the healthy instances went well.
+        """
+        if config_errors:
             status = max(status or 0, 2)
         if status is not None:
             sys.exit(status)
@@ -155,30 +173,35 @@ class Command(BaseCommand):
         return errors
 
     def _run(self, config_errors, options):
-        """Run the requested mode; return its exit status (None: a resync that needs no explicit one)."""
-        started = time.monotonic()
+        """
+        Run the one mode asked for (the parser lets only one of --status, --check, --pending and
+        --dry-run through; none: a resync); return its exit status for ``_exit``.
+        """
         config = get_config()
         if options["status"]:
             return self._status(config, options["instances"], config_errors)
         router = Router(config)
         instances = self._instances(config, router, options["instances"])
         if not (1 <= options["batch_size"] <= MAX_BATCH_SIZE and 1 <= options["concurrency"] <= MAX_CONCURRENCY):
-            raise CommandError(
+            raise _usage(
                 "--batch-size and --concurrency must be at least 1, and at most "
-                f"{MAX_BATCH_SIZE} (--batch-size) and {MAX_CONCURRENCY} (--concurrency).",
-                returncode=2,
+                f"{MAX_BATCH_SIZE} (--batch-size) and {MAX_CONCURRENCY} (--concurrency)."
             )
         if options["check"]:
             return self._check(instances)
         if deliveries_paused() and not options["dry_run"]:
-            raise CommandError(
+            raise _usage(
                 "Deliveries to Richie are paused (waffle switch richie_sync.pause_deliveries). Turn the switch off "
-                "in the Django admin (Waffle > Switches); what changed meanwhile is pending and is delivered then.",
-                returncode=2,
+                "in the Django admin (Waffle > Switches); what changed meanwhile is pending and is delivered then."
             )
         course_keys = self._course_keys(options["course_keys"] + options["course_ids"])
         if options["pending"]:
             return self._pending(instances, options["use_celery"], course_keys, options["orgs"])
+        return self._resync(config, router, instances, course_keys, options)
+
+    def _resync(self, config, router, instances, course_keys, options):
+        """Send (or with --async queue, or with --dry-run print) the selection; 1 when a course run failed."""
+        started = time.monotonic()
         self._require_matches(course_keys, options["orgs"])
         if options["failed"]:
             course_keys = self._failed_keys(instances, course_keys)
@@ -189,13 +212,16 @@ class Command(BaseCommand):
             self._enqueue(config, instances, course_keys, options)
             return None
         total = count_course_runs(course_keys, options["orgs"])
-        progress = Progress(self.stderr, total, self.stderr.isatty() and not options["no_progress"] and not options["dry_run"])
+        shown = self.stderr.isatty() and not options["no_progress"] and not options["dry_run"]
+        progress = Progress(self.stderr, total, shown)
         resync = self.resync = Resync(
-            config, [instance.name for instance in instances] if options["instances"] else None, force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
+            config, [instance.name for instance in instances] if options["instances"] else None,
+            force=options["force"], only_failed=options["failed"], dry_run=options["dry_run"],
             batch_size=options["batch_size"], concurrency=options["concurrency"], on_progress=progress,
             emit=self.stdout.write, router=router, should_stop=lambda: bool(self.stop_signals),
         )
-        reports = resync.run(iter_course_runs(course_keys, options["orgs"], chunk_size=max(options["batch_size"] * options["concurrency"], 500)))
+        chunk_size = max(options["batch_size"] * options["concurrency"], 500)
+        reports = resync.run(iter_course_runs(course_keys, options["orgs"], chunk_size=chunk_size))
         progress.close()
         if options["dry_run"]:
             return None
@@ -209,17 +235,16 @@ class Command(BaseCommand):
                 enabled.setdefault(instance.name, instance)
         if not names:
             if not enabled:
-                raise CommandError(
+                raise _usage(
                     "No enabled Richie instance: none in RICHIE_SYNC['INSTANCES'] nor in any organisation's "
-                    "site configuration.", returncode=2,
+                    "site configuration."
                 )
             return list(enabled.values())
         known = enabled
         unknown = [name for name in names if name not in known]
         if unknown:
-            raise CommandError(
-                f"Unknown or disabled Richie instance(s): {', '.join(unknown)}. Enabled: {', '.join(known) or 'none'}.",
-                returncode=2,
+            raise _usage(
+                f"Unknown or disabled Richie instance(s): {', '.join(unknown)}. Enabled: {', '.join(known) or 'none'}."
             )
         return [known[name] for name in dict.fromkeys(names)]
 
@@ -229,7 +254,7 @@ class Command(BaseCommand):
         for value in values:
             key = course_run_key(value)
             if key is None:
-                raise CommandError(f"{value!r} is not a course run key (expected course-v1:ORG+CODE+RUN).", returncode=2)
+                raise _usage(f"{value!r} is not a course run key (expected course-v1:ORG+CODE+RUN).")
             keys.append(key)
         return keys
 
@@ -240,15 +265,15 @@ class Command(BaseCommand):
             found = set(map(str, iter_course_keys(course_keys)))
             missing = [str(key) for key in course_keys if str(key) not in found]
             if missing:
-                raise CommandError(
+                raise _usage(
                     f"No course run {', '.join(missing)} on this platform (no CourseOverview): check the key, and "
-                    "that the course was published in Studio.", returncode=2,
+                    "that the course was published in Studio."
                 )
         for org in orgs:
             if not count_course_runs(course_keys, [org]):
-                raise CommandError(
+                raise _usage(
                     f"No course run of organisation {org!r}" + (" among the given courses" if course_keys else "")
-                    + ": check the organisation code.", returncode=2,
+                    + ": check the organisation code."
                 )
 
     @staticmethod
@@ -267,9 +292,9 @@ class Command(BaseCommand):
             known = {instance.name for instance in config.instances}
             unknown = sorted(set(names) - known - set(rows.filter(instance__in=names).values_list("instance", flat=True)))
             if unknown:
-                raise CommandError(
+                raise _usage(
                     f"Unknown Richie instance(s): {', '.join(unknown)}: neither configured nor in the sync state. "
-                    f"Configured: {', '.join(sorted(known)) or 'none'}.", returncode=2,
+                    f"Configured: {', '.join(sorted(known)) or 'none'}."
                 )
             rows = rows.filter(instance__in=names)
         counts = {}
@@ -290,11 +315,11 @@ class Command(BaseCommand):
 
     def _pending(self, instances, use_celery, course_keys, orgs):
         """Deliver (or queue) every due pending delivery of the selection; exit status 1 if one failed."""
-        from ...tasks import deliver, sweep  # pylint: disable=import-outside-toplevel
+        from ...tasks import sweep  # pylint: disable=import-outside-toplevel
 
         if use_celery:
             if course_keys or orgs:
-                raise CommandError("--pending --async runs the whole sweep: it takes no course key nor --org.", returncode=2)
+                raise _usage("--pending --async runs the whole sweep: it takes no course key nor --org.")
             config = get_config()
             counts = sweep(config.pending_grace, config.retry_failed_after)
             self.stdout.write(
@@ -315,18 +340,18 @@ class Command(BaseCommand):
                 raise Interrupted()
             outcome = deliver(course_id, name, generation).result
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            if outcome in ("failed", "retrying"):
+            if outcome in (TaskOutcome.FAILED, TaskOutcome.RETRYING):
                 error = CourseRunSyncState.objects.get(course_id=course_id, instance=name).last_error
                 self.stdout.write(f"  FAILED {course_id} → {name}: {error}")
         self.stdout.write(f"Pending deliveries: {self._outcome_counts()}.")
-        return 1 if {"failed", "retrying"} & set(outcomes) else 0
+        return 1 if {TaskOutcome.FAILED, TaskOutcome.RETRYING} & set(outcomes) else 0
 
     def _check(self, instances):
         """Exit status 0 when every instance accepts a signed empty list."""
         status = 0
         for instance in instances:
             delivery = RichieClient(instance).check()
-            if delivery.outcome == SUCCESS:
+            if delivery.outcome == DeliveryOutcome.SUCCESS:
                 self.stdout.write(f"{instance.name}: OK ({instance.safe_url} accepted a signed request)")
                 link = check_resource_link(instance)  # the URL and secret work: does COURSE_REGEX read our links?
                 self.stdout.write(f"{instance.name} (resource link): {link.line}")
