@@ -31,6 +31,7 @@ import hmac
 import json
 import re
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -258,6 +259,7 @@ def _validate_datetime(value):
 
 
 def _validate_choice(value, choices):
+    """A non-null DRF ChoiceField: ``value`` itself, or ValueError with Richie's message."""
     if value is None:
         raise ValueError(MSG_NULL)
     if isinstance(value, str) and value in choices:
@@ -272,6 +274,7 @@ def _validate_nullable_choice(value, choices):
 
 
 def _validate_enrollment_count(value):
+    """A non-null DRF IntegerField from 0 to ``ENROLLMENT_COUNT_MAX``: returns the integer."""
     if value is None:
         raise ValueError(MSG_NULL)
     if isinstance(value, bool):
@@ -334,6 +337,7 @@ def _validate_decimal(value, max_digits=9, decimal_places=2):
 
 
 def _validate_string(value, max_length, nullable, allow_blank):
+    """A DRF CharField (stripped, at most ``max_length`` characters): returns the stripped text."""
     if value is None:
         if nullable:
             return None
@@ -349,6 +353,7 @@ def _validate_string(value, max_length, nullable, allow_blank):
 
 
 def _validate_languages(value):
+    """A DRF MultipleChoiceField of ``LANGUAGE_CODES``: returns the list (``[]`` is accepted, as on Richie)."""
     if value is None:
         raise ValueError(MSG_NULL)
     if not isinstance(value, list):
@@ -418,6 +423,8 @@ def validate_item(data: dict, creating: bool) -> tuple[dict, dict, bool]:
 
 
 class _Server(ThreadingHTTPServer):
+    """The listening server: one daemon thread per connection, IPv6 when the host is an IPv6 address."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
@@ -430,8 +437,6 @@ class _Server(ThreadingHTTPServer):
 
     def server_bind(self):
         # HTTPServer.server_bind resolves the host name (getfqdn), which can be slow: skip it.
-        import socketserver
-
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name = host
@@ -443,6 +448,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """
+    One connection's requests, answered like Richie (or with the next injected fault).
+
+    The receiver's state is reached through its handler interface: ``register_connection``,
+    ``unregister_connection``, ``pop_fault``, ``stopping``, ``handle_request``, ``record_request``.
+    """
+
     protocol_version = "HTTP/1.1"
     server_version = "RichieReceiver/1.0"
     sys_version = ""
@@ -456,7 +468,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.receiver: RichieReceiver = self.server.receiver
-        self.connection_id = self.receiver._register_connection(self.connection)
+        self.connection_id = self.receiver.register_connection(self.connection)
 
     def finish(self):
         try:
@@ -464,7 +476,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         finally:
-            self.receiver._unregister_connection(self.connection)
+            self.receiver.unregister_connection(self.connection)
 
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         if self.receiver.verbose:
@@ -478,6 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_POST
 
     def _read_body(self) -> bytes:
+        """The request body, ``Content-Length`` or chunked; ValueError or OSError when unreadable."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
             while True:
@@ -497,17 +510,35 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _dispatch(self):
-        receiver = self.receiver
+        """Answer one request: with the next injected fault if one is queued, else as Richie would."""
         try:
             body = self._read_body()
         except (ValueError, OSError):
-            self.close_connection = True
-            try:
-                self.send_error(400, "Bad request body")
-            except OSError:
-                pass
+            self._refuse_unreadable_body()
             return
-        record = RecordedRequest(
+        record = self._new_record(body)
+        receiver = self.receiver
+        fault = receiver.pop_fault()
+        if fault is not None:
+            record.fault = fault[0]
+            if self._answer_fault(record, *fault):
+                return
+        elif receiver.body_limit is not None and len(body) > receiver.body_limit:
+            self._respond(record, 413, "text/html; charset=utf-8", HTML_413)
+            return
+        self._answer_as_richie(record, body, fault)
+
+    def _refuse_unreadable_body(self):
+        """Answer 400 to a body that cannot be read (bad chunk size, negative length), then close."""
+        self.close_connection = True
+        try:
+            self.send_error(400, "Bad request body")
+        except OSError:
+            pass
+
+    def _new_record(self, body: bytes) -> RecordedRequest:
+        """The request as the tests will see it (the answer is filled in when it is sent)."""
+        return RecordedRequest(
             method=self.command,
             path=self.path,
             headers=_Headers(self.headers.items()),
@@ -516,61 +547,67 @@ class _Handler(BaseHTTPRequestHandler):
             client_port=self.client_address[1] if len(self.client_address) > 1 else 0,
             received_at=time.time(),
         )
-        fault = receiver._pop_fault()
-        if fault is not None:
-            kind, params = fault
-            record.fault = kind
-            if kind == "drop":
-                receiver._record(record)
-                self._drop()
-                return
-            if kind == "timeout":
-                if receiver._stopping.wait(params["delay"]):
-                    # The receiver is stopping: do not process anything any more.
-                    self._drop()
-                    return
-                fault = None  # then process normally
-            elif kind == "fail":
-                status = params["status"]
-                reason = self.responses.get(status, ("Error",))[0]
-                self._respond(record, status, "text/html; charset=utf-8", _html(f"{status} {reason}"))
-                return
-            elif kind == "rate_limit":
-                seconds = params["retry_after"]
-                unit = "second" if seconds == 1 else "seconds"
-                payload = {"detail": f"Request was throttled. Expected available in {seconds} {unit}."}
-                self._respond(
-                    record, 429, "application/json", _json_bytes(payload),
-                    {"Retry-After": str(seconds)},
-                )
-                return
-            elif kind == "redirect":
-                location = params["location"] or ("/en" + self.path)
-                self._respond(
-                    record, params["status"], "text/html; charset=utf-8", b"",
-                    {"Location": location},
-                )
-                return
-            elif kind == "answer":
-                self._respond(record, params["status"], params["content_type"], params["body"], params["headers"])
-                return
-            elif kind == "huge":
-                self._stream(record, 200, "text/html; charset=utf-8", _repeat(b"<p>maintenance</p>\n", params["size"]),
-                             {"Content-Length": str(params["size"])})
-                return
-            elif kind == "endless":
-                self._stream(record, 200, "application/json", _endless(), {"Transfer-Encoding": "chunked"},
-                             chunked=True)
-                return
-            elif kind == "gzip" and params["bomb_size"] is not None:
-                self._respond(record, 200, "application/json", _gzip_bomb(params["bomb_size"]),
-                              {"Content-Encoding": "gzip"})
-                return
-        elif receiver.body_limit is not None and len(body) > receiver.body_limit:
-            self._respond(record, 413, "text/html; charset=utf-8", HTML_413)
-            return
 
-        status, content_type, payload, extra, applied = receiver._handle(
+    def _answer_fault(self, record, kind, params) -> bool:
+        """
+        Answer with the injected fault ``kind``: True when done.
+
+        False when the request must still be processed as Richie would: after a ``timeout`` delay,
+        and for the faults that only alter Richie's answer (``partial``, ``drip``, ``gzip``
+        without a bomb), applied by ``_answer_as_richie``.
+        """
+        receiver = self.receiver
+        if kind == "drop":
+            receiver.record_request(record)
+            self._drop()
+            return True
+        if kind == "timeout":
+            if receiver.stopping.wait(params["delay"]):
+                # The receiver is stopping: do not process anything any more.
+                self._drop()
+                return True
+            return False
+        if kind == "fail":
+            status = params["status"]
+            reason = self.responses.get(status, ("Error",))[0]
+            self._respond(record, status, "text/html; charset=utf-8", _html(f"{status} {reason}"))
+        elif kind == "rate_limit":
+            seconds = params["retry_after"]
+            unit = "second" if seconds == 1 else "seconds"
+            payload = {"detail": f"Request was throttled. Expected available in {seconds} {unit}."}
+            self._respond(
+                record, 429, "application/json", _json_bytes(payload),
+                {"Retry-After": str(seconds)},
+            )
+        elif kind == "redirect":
+            location = params["location"] or ("/en" + self.path)
+            self._respond(
+                record, params["status"], "text/html; charset=utf-8", b"",
+                {"Location": location},
+            )
+        elif kind == "answer":
+            self._respond(record, params["status"], params["content_type"], params["body"], params["headers"])
+        elif kind == "huge":
+            self._stream(record, 200, "text/html; charset=utf-8", _repeat(b"<p>maintenance</p>\n", params["size"]),
+                         {"Content-Length": str(params["size"])})
+        elif kind == "endless":
+            self._stream(record, 200, "application/json", _endless(), {"Transfer-Encoding": "chunked"},
+                         chunked=True)
+        elif kind == "gzip" and params["bomb_size"] is not None:
+            self._respond(record, 200, "application/json", _gzip_bomb(params["bomb_size"]),
+                          {"Content-Encoding": "gzip"})
+        else:
+            return False
+        return True
+
+    def _answer_as_richie(self, record, body, fault):
+        """
+        Answer what Richie would, altered by a ``partial``, ``gzip`` or ``drip`` fault.
+
+        Then hand every applied item to the receiver's ``on_apply`` callback, if any.
+        """
+        receiver = self.receiver
+        status, content_type, payload, extra, applied = receiver.handle_request(
             self.command, self.path, record.headers, body
         )
         kind, params = fault if fault is not None else (None, {})
@@ -586,14 +623,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._respond(record, status, content_type, payload, extra)
         if applied and receiver.on_apply is not None:
             for item in applied:
+                # on_apply is any caller's code (the demo prints): whatever it raises, the other items
+                # are still handed over and the handler thread goes on serving the connection.
                 try:
                     receiver.on_apply(item)
-                except Exception:  # noqa: BLE001 - a demo callback must not kill the server
+                except Exception:  # pylint: disable=broad-exception-caught  # a demo callback must not kill the server
                     pass
 
     # -- responses -----------------------------------------------------------------------------
 
     def _drop(self):
+        """Cut the connection without answering (a dropped connection, as the client sees it)."""
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -615,12 +655,12 @@ class _Handler(BaseHTTPRequestHandler):
         record.status = status
         record.response_headers = headers
         record.response_body = b""
-        self.receiver._record(record)
+        self.receiver.record_request(record)
         reason = self.responses.get(status, ("",))[0]
         lines = [f"HTTP/1.1 {status} {reason}", f"Server: {self.server_version}"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        stopping = self.receiver._stopping
+        stopping = self.receiver.stopping
         try:
             for piece in _slices(head, rate) if headers_too else [head]:
                 self.wfile.write(piece)
@@ -644,6 +684,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True  # the answer was cut short: this connection cannot be reused
 
     def _respond(self, record, status, content_type, payload, extra=None):
+        """Record ``record`` with its answer, then send the answer in one write (no body for HEAD)."""
         headers = {"Content-Type": content_type, "Content-Length": str(len(payload))}
         if extra:
             headers.update(extra)
@@ -651,7 +692,7 @@ class _Handler(BaseHTTPRequestHandler):
         record.response_body = payload
         record.response_headers = headers
         # Record before answering: when the client has the answer, the request is visible.
-        self.receiver._record(record)
+        self.receiver.record_request(record)
         reason = self.responses.get(status, ("",))[0]
         lines = [
             f"HTTP/1.1 {status} {reason}",
@@ -795,7 +836,7 @@ class RichieReceiver:
 
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self.stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -803,7 +844,7 @@ class RichieReceiver:
         """Bind and serve in a daemon thread. Port 0 picks a free port."""
         if self._server is not None:
             return self
-        self._stopping.clear()
+        self.stopping.clear()
         self._server = _Server((self.host, self.port), _Handler, self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -820,7 +861,7 @@ class RichieReceiver:
         server = self._server
         if server is None:
             return
-        self._stopping.set()
+        self.stopping.set()
         server.shutdown()
         server.server_close()
         with self.lock:
@@ -1005,7 +1046,8 @@ class RichieReceiver:
         with self.lock:
             return len(self._faults)
 
-    def _pop_fault(self):
+    def pop_fault(self):
+        """The next injected fault as ``(kind, params)``, taken off the queue; None when there is none."""
         with self.lock:
             return self._faults.popleft() if self._faults else None
 
@@ -1023,24 +1065,28 @@ class RichieReceiver:
                     return False
                 self._condition.wait(min(remaining, 0.05))
 
-    # -- internals used by the handler ---------------------------------------------------------
+    # -- interface for the request handler (_Handler) ------------------------------------------
 
-    def _register_connection(self, sock) -> int:
+    def register_connection(self, sock) -> int:
+        """Track a new connection (``stop`` closes it); returns its number, 1 for the first."""
         with self.lock:
             self.connections_opened += 1
             self._active_sockets.add(sock)
             return self.connections_opened
 
-    def _unregister_connection(self, sock) -> None:
+    def unregister_connection(self, sock) -> None:
+        """Forget a connection once the handler is done with it."""
         with self.lock:
             self._active_sockets.discard(sock)
 
-    def _record(self, record: RecordedRequest) -> None:
+    def record_request(self, record: RecordedRequest) -> None:
+        """Add ``record`` to ``requests`` and wake ``wait_for``."""
         with self._condition:
             self.requests.append(record)
             self._condition.notify_all()
 
     def _signature_ok(self, header: str, body: bytes) -> bool:
+        """Whether ``header`` is the body's signature with one of the secrets (constant-time compare)."""
         given = header.encode("latin-1", errors="replace")
         ok = False
         for secret in self.secrets:
@@ -1049,6 +1095,7 @@ class RichieReceiver:
         return ok
 
     def _is_known(self, code: str) -> bool:
+        """Whether Richie has a course page for ``code`` (compared normalized, as Richie does)."""
         if len(normalize_code(code)) > COURSE_CODE_MAX_LENGTH:
             return False  # Richie's course codes are at most 100 characters: no page can have it
         known = self.known_course_codes
@@ -1060,10 +1107,10 @@ class RichieReceiver:
             self._known_cache = cache
         return normalize_code(code) in cache[1]
 
-    def _handle(self, method: str, raw_path: str, headers: dict, body: bytes):
+    def handle_request(self, method: str, raw_path: str, headers: dict, body: bytes):
         """Return (status, content_type, body, extra_headers, applied_items)."""
         path = urlsplit(raw_path).path
-        if path == SYNC_PATH or path == SYNC_PATH + "/":
+        if path in (SYNC_PATH, SYNC_PATH + "/"):
             if method != "POST":
                 return 404, "text/html; charset=utf-8", HTML_404, None, ()
             return self._handle_sync(headers, body)
@@ -1074,6 +1121,11 @@ class RichieReceiver:
         return 404, "text/html; charset=utf-8", HTML_404, None, ()
 
     def _handle_sync(self, headers: dict, body: bytes):
+        """
+        A request to the sync endpoint, checked in Richie's order: UTF-8, signature, media type, JSON.
+
+        Returns the same tuple as ``handle_request``.
+        """
         html = "text/html; charset=utf-8"
         as_json = "application/json"
         try:
@@ -1118,6 +1170,7 @@ class RichieReceiver:
         return status, as_json, _json_bytes(result), None, applied
 
     def _sync_single(self, data: dict, applied: list):
+        """One item (a JSON object): ``(status, answer)``, the item's errors in a 400."""
         try:
             self._sync_item(data, applied)
         except _MissingLink:
@@ -1127,6 +1180,12 @@ class RichieReceiver:
         return 200, {"success": True}
 
     def _sync_batch(self, items: list, applied: list):
+        """
+        A batch (a JSON list): ``(status, answer)``, the answer mapping each link to its result.
+
+        Every item needs a ``resource_link`` or the whole batch is a 400; one invalid item makes it a
+        400 while the valid ones are still stored, as on Richie.
+        """
         if not all(isinstance(item, dict) and "resource_link" in item for item in items):
             return 400, {"resource_link": [MSG_REQUIRED]}
         result: dict = {}
@@ -1229,6 +1288,7 @@ class RichieReceiver:
 
 
 def main(argv=None) -> int:
+    """Run the receiver in the foreground, printing every applied item as a JSON line (the demo)."""
     parser = argparse.ArgumentParser(
         prog="python -m test_support.richie_receiver",
         description="Run a fake Richie course-run sync endpoint in the foreground.",
