@@ -1,6 +1,8 @@
 """
-Django admin for the Richie sync state: operators see where each course run stands in each
-Richie instance, read Richie's last answer, and ask for a resync.
+Django admin for the Richie sync state.
+
+Operators see where each course run stands in each Richie instance, read Richie's last answer,
+and ask for a resync.
 
 The state is written only by the delivery machinery (``models.CourseRunSyncStateQuerySet``), so
 every field is read-only here; the actions go through the same ``request`` + ``enqueue`` path as
@@ -73,7 +75,10 @@ class CourseRunSyncStateAdmin(admin.ModelAdmin):
 
     fieldsets = (
         ("Course run", {"fields": ("course_id", "org", "instance"), "description": DELETE_NOTE}),
-        ("State", {"fields": ("status", "retryable", "attempts", "requested_at", "last_attempt_at", "last_success_at")}),
+        (
+            "State",
+            {"fields": ("status", "retryable", "attempts", "requested_at", "last_attempt_at", "last_success_at")},
+        ),
         ("Last attempt", {"fields": ("last_status", "last_error")}),
         ("Richie's copy", {"fields": ("payload_hash", "pretty_payload")}),
         (
@@ -126,6 +131,7 @@ class CourseRunSyncStateAdmin(admin.ModelAdmin):
 
     @admin.display(description="last error")
     def last_error_preview(self, obj):
+        """Richie's last answer on one line, cut to fit the list."""
         error = " ".join((obj.last_error or "").split())
         if len(error) > ERROR_PREVIEW_LENGTH:
             return error[: ERROR_PREVIEW_LENGTH - 1] + "…"
@@ -167,7 +173,9 @@ class CourseRunSyncStateAdmin(admin.ModelAdmin):
         now = timezone.now()
         by_course, skipped = {}, []
         with transaction.atomic():
-            for course_id, org, name in queryset.order_by("course_id", "instance").values_list("course_id", "org", "instance"):
+            for course_id, org, name in queryset.order_by("course_id", "instance").values_list(
+                "course_id", "org", "instance"
+            ):
                 if router.instance(name, org) is None:
                     skipped.append((course_id, name))
                     continue

@@ -11,6 +11,7 @@ SITE_CONFIGURATION = "openedx.core.djangoapps.site_configuration.models.SiteConf
 
 
 def _receiver(function, signal_path, sender_path=None):
+    """One receiver entry of the plugin framework's ``signals_config``."""
     receiver = {
         PluginSignals.RECEIVER_FUNC_NAME: function,
         PluginSignals.SIGNAL_PATH: signal_path,

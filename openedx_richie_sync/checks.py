@@ -71,6 +71,7 @@ def configuration_messages(config, problems):
 
 
 def _hook_messages(payload_hook):
+    """E013 when ``PAYLOAD_HOOK`` cannot be imported or is not callable."""
     if not payload_hook:
         return []
     try:
@@ -84,7 +85,9 @@ def _hook_messages(payload_hook):
             )
         ]
     if not callable(hook):
-        return [NonBlockingError(f"RICHIE_SYNC['PAYLOAD_HOOK'] {payload_hook!r} is not callable.", id="richie_sync.E013")]
+        return [
+            NonBlockingError(f"RICHIE_SYNC['PAYLOAD_HOOK'] {payload_hook!r} is not callable.", id="richie_sync.E013")
+        ]
     return []
 
 

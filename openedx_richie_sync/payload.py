@@ -108,7 +108,9 @@ def price_fields(modes):
             price_currency=paid[0][2].upper(),
         )
     else:
-        fields.update(offer="paid", price=_decimal(paid[0][1]), price_currency=paid[0][2].upper(), certificate_offer="free")
+        fields.update(
+            offer="paid", price=_decimal(paid[0][1]), price_currency=paid[0][2].upper(), certificate_offer="free"
+        )
     return fields
 
 
@@ -174,7 +176,7 @@ def apply_hook(payload, run, instance, config):
         raise PayloadError(f"{where} is not callable. Point PAYLOAD_HOOK at a function.")
     try:
         amended = hook(dict(payload), course_run=run, instance_name=instance.name)
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:  # a hook may raise anything: it becomes the run's HookError
         raise HookError(
             f"{where} raised {type(error).__name__}: {str(error)[:300]}. Fix the hook; the delivery is retried "
             "up to MAX_RETRIES times, then resync the course."
@@ -190,11 +192,14 @@ def apply_hook(payload, run, instance, config):
             "or emptied languages (an empty list corrupts the run in Richie). Leave those keys alone."
         )
     languages = amended["languages"]
-    rejected = [code for code in languages if not isinstance(code, str) or code not in RICHIE_LANGUAGE_CODES] if (
-        isinstance(languages, list)) else [languages]
+    if isinstance(languages, list):
+        rejected = [code for code in languages if not isinstance(code, str) or code not in RICHIE_LANGUAGE_CODES]
+    else:
+        rejected = [languages]
     if rejected:
         raise PayloadError(
             f"Course {run.course_id}: PAYLOAD_HOOK {config.payload_hook} set languages {rejected!r}, which Richie "
-            "rejects (it takes a list of lower-case Django language codes such as 'en', 'pt-br', 'zh-hans'). Fix the hook."
+            "rejects (it takes a list of lower-case Django language codes such as 'en', 'pt-br', 'zh-hans'). "
+            "Fix the hook."
         )
     return amended

@@ -34,6 +34,7 @@ def load_error_message(course_id, error):
         "(broken XML, an invalid advanced setting), then publish it again: it is sent then"
     )
 
+
 def course_run_key(value):
     """
     The ``CourseLocator`` for ``value`` when it names a plain course run, else None.
@@ -173,6 +174,7 @@ def iter_course_keys(course_keys):
 
 
 def _overviews(course_keys, orgs):
+    """The CourseOverview rows of these courses or organisations (all of them when both are empty)."""
     from openedx.core.djangoapps.content.course_overviews.models import (  # pylint: disable=import-outside-toplevel
         CourseOverview,
     )

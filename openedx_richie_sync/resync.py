@@ -188,7 +188,9 @@ class Resync:
     def _open(self, instance):
         """Sender and report of an instance, created when its first course shows up."""
         if instance.name not in self.senders:
-            self.senders[instance.name] = BatchSender(instance, self.config, concurrency=self.concurrency, sleep=self.sleep)
+            self.senders[instance.name] = BatchSender(
+                instance, self.config, concurrency=self.concurrency, sleep=self.sleep
+            )
             self.reports[instance.name] = InstanceReport(name=instance.name)
             self.unrecorded[instance.name] = []
         return instance
@@ -241,6 +243,7 @@ class Resync:
         return self.reports
 
     def _send_all(self, chunks, pool, in_flight):
+        """Submit every batch of every chunk to the pool, keeping at most 4 x concurrency in flight (``in_flight``)."""
         done = 0
         for runs in chunks:
             for instance, instance_runs in self._route(runs):

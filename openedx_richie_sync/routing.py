@@ -1,6 +1,7 @@
 """
-Which Richie instances serve a course, and with which LMS URL: settings plus each
-organisation's site configuration (multi-site platforms).
+Which Richie instances serve a course, and with which LMS URL.
+
+The settings, plus each organisation's site configuration (multi-site platforms).
 
 Routes are cached per process for ``ROUTE_CACHE_SECONDS``: a publish must not read and parse
 site configurations each time. A site-configuration save or deletion clears the cache of the
@@ -38,10 +39,13 @@ class Route:
         return [instance.name for instance in self.instances]
 
     def get(self, name):
+        """The instance of the route named ``name``, or None."""
         return next((instance for instance in self.instances if instance.name == name), None)
 
 
 class Router:
+    """Routes of organisations under one parsed configuration and this process's LMS root URL."""
+
     def __init__(self, config=None):
         self.config = config or get_config()
         self.root_url = lms_root_url()
@@ -60,6 +64,7 @@ class Router:
         return self.for_org(org).get(name)
 
     def _route(self, org):
+        """Read ``org``'s site configuration and apply its policy to the configured instances."""
         scheme = self.root_url.split("://", 1)[0] if "://" in self.root_url else "https"
         policy, problems = parse_org_policy(org, org_site_values(org), scheme)
         for problem in problems:

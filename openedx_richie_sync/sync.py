@@ -84,8 +84,10 @@ def deliver(course_id, instance_name, generation, force=False):
 
 def _prepare_leased(state, token, instance, route, config):
     """
-    What to send for the leased row: the course as it is now, the hiding payload of a deleted
-    course, or None for a course deleted before Richie ever had it. Raises ``PayloadError``.
+    What to send for the leased row.
+
+    The course as it is now, the hiding payload of a deleted course, or None for a course deleted
+    before Richie ever had it. Raises ``PayloadError``.
     """
     run = load_course_run(state.course_id, route.lms_root_url, with_modes=instance.send_prices)
     if run is not None:
@@ -102,7 +104,9 @@ def _prepare_leased(state, token, instance, route, config):
     )
 
 
+# pylint: disable-next=too-many-positional-arguments  # private, one caller passes the row's whole context
 def _deliver_leased(state, token, instance, route, config, force):
+    """Send the leased row's payload (unless Richie has it already) and record Richie's answer."""
     course_id, name = state.course_id, instance.name
     try:
         item = _prepare_leased(state, token, instance, route, config)

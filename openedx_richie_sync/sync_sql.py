@@ -61,11 +61,14 @@ def record_results(table, instance_name, results):
             cursor.executemany(FAILURE_SQL.format(table=table), failures)
 
 
+# pylint: disable-next=too-many-positional-arguments  # one caller (models), the statement's own parameters
 def insert_leased(table, instance_name, runs, token, now, until):
     """
-    Insert ``runs`` (``(course_id, org)``) of ``instance_name`` as pending rows at generation 0,
-    leased under ``token`` until ``until``; rows that exist are left untouched. Return how many were
-    inserted, or -1 when the driver does not say (then the caller reads them back).
+    Insert ``runs`` (``(course_id, org)``) of ``instance_name`` as leased pending rows.
+
+    The rows are at generation 0, leased under ``token`` until ``until``; rows that exist are left
+    untouched. Return how many were inserted, or -1 when the driver does not say (then the caller
+    reads them back).
     """
     adapt = connection.ops.adapt_datetimefield_value
     now, until = adapt(now), adapt(until)

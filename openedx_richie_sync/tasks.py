@@ -80,7 +80,9 @@ def sweep(pending_grace, retry_failed_after):
             done += len(generations) - len(enqueue(course_id, generations))
         return done
 
-    retried = request_again(CourseRunSyncState.objects.retry_due(retry_failed_after)) if retry_failed_after is not None else 0
+    retried = (
+        request_again(CourseRunSyncState.objects.retry_due(retry_failed_after)) if retry_failed_after is not None else 0
+    )
     refreshed = request_again(CourseRunSyncState.objects.refresh_due())
     queued = 0
     rows = CourseRunSyncState.objects.due(pending_grace, parked_horizon(get_config())).values_list(
@@ -168,9 +170,11 @@ def fan_out_deliveries(course_id, generations):
 
 def parked_horizon(config):
     """
-    How far ahead a pending row may legitimately be due: the longest delay this version computes
-    (a retry is capped by RETRY_BACKOFF_MAX, an enrollment update waits ENROLLMENT_COUNT_INTERVAL),
-    plus 15 minutes. A row due later was parked by an earlier version: the sweep rescues it.
+    How far ahead a pending row may legitimately be due.
+
+    The longest delay this version computes (a retry is capped by RETRY_BACKOFF_MAX, an enrollment
+    update waits ENROLLMENT_COUNT_INTERVAL), plus 15 minutes. A row due later was parked by an
+    earlier version: the sweep rescues it.
     """
     return max(config.retry_backoff_max, config.enrollment_count_interval, config.coalesce_seconds) + 900
 

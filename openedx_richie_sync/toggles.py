@@ -19,6 +19,8 @@ PAUSE_DELIVERIES = WaffleSwitch("richie_sync.pause_deliveries", __name__)
 
 def deliveries_paused():
     """
+    Whether the pause switch is on, read from the database at each call.
+
     Read the switch itself, not ``WaffleSwitch.is_enabled``: that caches the value in the request
     cache. The platform clears the request cache at the end of each request and after each Celery
     task (``task_postrun``), but nothing clears it inside a long management command (the resync

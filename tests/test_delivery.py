@@ -127,8 +127,19 @@ def test_batch_answer_maps_items(receiver):
 
 @pytest.mark.parametrize(
     "status, outcome",
-    [(200, DeliveryOutcome.SUCCESS), (301, DeliveryOutcome.PERMANENT), (400, DeliveryOutcome.PERMANENT), (401, DeliveryOutcome.PERMANENT), (403, DeliveryOutcome.PERMANENT), (404, DeliveryOutcome.PERMANENT),
-     (415, DeliveryOutcome.PERMANENT), (418, DeliveryOutcome.PERMANENT), (429, DeliveryOutcome.TRANSIENT), (500, DeliveryOutcome.TRANSIENT), (503, DeliveryOutcome.TRANSIENT)],
+    [
+        (200, DeliveryOutcome.SUCCESS),
+        (301, DeliveryOutcome.PERMANENT),
+        (400, DeliveryOutcome.PERMANENT),
+        (401, DeliveryOutcome.PERMANENT),
+        (403, DeliveryOutcome.PERMANENT),
+        (404, DeliveryOutcome.PERMANENT),
+        (415, DeliveryOutcome.PERMANENT),
+        (418, DeliveryOutcome.PERMANENT),
+        (429, DeliveryOutcome.TRANSIENT),
+        (500, DeliveryOutcome.TRANSIENT),
+        (503, DeliveryOutcome.TRANSIENT),
+    ],
 )
 def test_classification_table(status, outcome):
     assert classify(status, {}, b"{}", sent=()).outcome == outcome  # {}: Richie's answer to the signed empty list
@@ -209,7 +220,10 @@ def test_a_batch_answer_counts_each_run_only_on_exact_success():
     body = json.dumps({LINK: {"success": True}, other: {"languages": ['"xx" is not a valid choice.']}})
     delivery = classify(400, {}, body, sent=(LINK, other, third))
     assert run_outcome(delivery, LINK).ok
-    assert run_outcome(delivery, other).outcome == DeliveryOutcome.PERMANENT and "LANGUAGE_MAPPING" in run_outcome(delivery, other).hint
+    assert (
+        run_outcome(delivery, other).outcome == DeliveryOutcome.PERMANENT
+        and "LANGUAGE_MAPPING" in run_outcome(delivery, other).hint
+    )
     assert run_outcome(delivery, third).outcome == DeliveryOutcome.TRANSIENT  # left out: not applied as far as we know
 
 
@@ -270,5 +284,8 @@ def test_a_missing_ca_bundle_is_a_permanent_failure_that_names_it():
         verify_tls="/nonexistent/ca.pem",
     )
     delivery = RichieClient(instance).post_body(b"[]", sent=())
-    assert delivery.outcome == DeliveryOutcome.PERMANENT and "'/nonexistent/ca.pem', which is not a file" in delivery.detail
+    assert (
+        delivery.outcome == DeliveryOutcome.PERMANENT
+        and "'/nonexistent/ca.pem', which is not a file" in delivery.detail
+    )
     assert "richie_sync.E017" in delivery.hint

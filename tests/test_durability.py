@@ -345,6 +345,14 @@ def test_rows_a_resync_creates_leased_leave_existing_rows_untouched():
         "catalog", {COURSE: 0, other: 0}, 60, create=[(COURSE, "DemoX"), (other, "DemoX")]
     )
     assert leased == {other}
-    assert state(other).lease_token == token and (state(other).status, state(other).generation) == (SyncStatus.PENDING, 0)
+    assert state(other).lease_token == token and (state(other).status, state(other).generation) == (
+        SyncStatus.PENDING,
+        0,
+    )
     row = state()
-    assert (row.lease_token, row.generation, row.status, row.modified) == ("", existing.generation, existing.status, existing.modified)
+    assert (row.lease_token, row.generation, row.status, row.modified) == (
+        "",
+        existing.generation,
+        existing.status,
+        existing.modified,
+    )

@@ -33,7 +33,11 @@ def prepared(index):
     payload = {**PAYLOAD, "resource_link": LINK.replace("Demo101", f"Demo{index:03d}")}
     body = serialize(payload)
     return Prepared(
-        course_id=f"course-v1:DemoX+Demo{index:03d}+2026", org="DemoX", payload=payload, body=body, payload_hash=payload_hash(body)
+        course_id=f"course-v1:DemoX+Demo{index:03d}+2026",
+        org="DemoX",
+        payload=payload,
+        body=body,
+        payload_hash=payload_hash(body),
     )
 
 
@@ -236,7 +240,10 @@ def test_413_on_a_batch_of_one_fails_that_run_only(receiver):
     assert not result.ok and not result.retryable and "body size limit" in result.detail
 
 
-@pytest.mark.parametrize("status, outcome", [(200, DeliveryOutcome.TRANSIENT), (400, DeliveryOutcome.PERMANENT), (500, DeliveryOutcome.TRANSIENT)])
+@pytest.mark.parametrize(
+    "status, outcome",
+    [(200, DeliveryOutcome.TRANSIENT), (400, DeliveryOutcome.PERMANENT), (500, DeliveryOutcome.TRANSIENT)],
+)
 def test_deeply_nested_json_is_not_richies_answer(receiver, status, outcome):
     receiver.deep_json_next(1, depth=900, status=status)
     delivery = client(receiver.url).post(PAYLOAD)

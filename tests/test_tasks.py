@@ -199,6 +199,7 @@ def test_a_hook_that_raises_is_retried_up_to_max_retries_then_fails_with_its_cau
         ("tests.no_such_module.hook", "cannot be imported"),
     ],
 )
+# pylint: disable-next=too-many-positional-arguments  # pytest passes fixtures and parameters by name
 def test_a_broken_hook_is_a_permanent_failure_naming_it(settings, richie_sync, receiver, course, hook, words):
     settings.RICHIE_SYNC = {**richie_sync, "PAYLOAD_HOOK": hook}
     assert sync_course_run.apply(args=(str(course.id), "catalog")).get() == "failed"
