@@ -222,8 +222,9 @@ class ItemResult:
 @dataclass(kw_only=True)
 class InstanceReport:
     """
-    Counts of one instance for the command's summary: a tally the resync adds to as batches come
-    back, hence mutable.
+    Counts of one instance for the command's summary.
+
+    A tally the resync adds to as batches come back, hence mutable.
 
     Attributes:
         name: the instance.
@@ -244,6 +245,7 @@ class InstanceReport:
     aborted: str = ""
 
     def add(self, results):
+        """Count a batch's results (``ItemResult``), keeping Richie's answer for each failed run."""
         for result in results:
             if result.ok:
                 self.sent += 1

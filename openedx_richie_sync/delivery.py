@@ -111,7 +111,11 @@ def backoff_delay(retries, base, cap, retry_after=None, rng=random):
 
 
 def format_answer(data, depth=0):
-    """Richie's JSON answer as operators read it: ``languages: "en-us" is not a valid choice.``"""
+    """
+    Richie's JSON answer as operators read it.
+
+    For example ``languages: "en-us" is not a valid choice.``
+    """
     if depth > MAX_ANSWER_DEPTH:
         return "…"
     if isinstance(data, dict):
@@ -408,6 +412,7 @@ class _Watchdog:
         self._timer.start()
 
     def _fire(self):
+        """The timer's end: cut the attempt's connection, or look again soon if it has no socket yet."""
         with self._lock:
             if self._done:
                 return
@@ -425,12 +430,14 @@ class _Watchdog:
 class _WatchedConnection:
     """Mixin: tell the running attempt's watchdog which connection carries it."""
 
-    def request(self, *args, **kwargs):  # pylint: disable=missing-function-docstring
+    def request(self, *args, **kwargs):
+        """Register this connection with the attempt's watchdog, if any, then send as urllib3 does."""
         watchdog = getattr(_attempt, "watchdog", None)
         if watchdog is not None:
-            with watchdog._lock:  # pylint: disable=protected-access
+            with watchdog._lock:  # pylint: disable=protected-access  # the watchdog's own lock, same module
                 watchdog.connection = self
-        return super().request(*args, **kwargs)
+        # The mixin's MRO partner is urllib3's HTTP(S)Connection (the type() calls below), which pylint cannot see.
+        return super().request(*args, **kwargs)  # pylint: disable=no-member  # false positive, see above
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
@@ -458,6 +465,7 @@ class RichieClient:
 
     @staticmethod
     def _new_session(pool_size):
+        """A session that only talks to Richie: watched connections, no retries, proxies or .netrc."""
         session = requests.Session()
         adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         session.mount("https://", adapter)
@@ -490,6 +498,7 @@ class RichieClient:
         return replace(delivery, duration=time.monotonic() - started)
 
     def _attempt(self, body, timeout, sent, deadline):
+        """Send ``body`` signed and classify the answer, read within bounds; network errors propagate."""
         instance = self.instance
         headers = {"Content-Type": "application/json", "Authorization": sign(body, instance.secret)}
         response = self.session.post(

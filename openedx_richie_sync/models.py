@@ -57,7 +57,7 @@ def _aware(value):
 
 
 @lru_cache(maxsize=64)
-def _course_rows_sql(vendor, table, *columns):  # pylint: disable=unused-argument
+def _course_rows_sql(vendor, table, *columns):  # pylint: disable=unused-argument  # vendor: a cache key
     """``SELECT columns`` of one course's rows (``vendor`` keys the cache, as quoting depends on it)."""
     quote = connection.ops.quote_name
     return f"SELECT {', '.join(map(quote, columns))} FROM {quote(table)} WHERE {quote('course_id')} = %s"
@@ -112,7 +112,9 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             "course_id", "status", "payload_hash", "attempts", "generation", busy
         )
         return {
-            course_id: KnownState(status=status, payload_hash=digest, attempts=attempts, generation=generation, busy=busy)
+            course_id: KnownState(
+                status=status, payload_hash=digest, attempts=attempts, generation=generation, busy=busy
+            )
             for course_id, status, digest, attempts, generation, busy in rows
         }
 
@@ -140,7 +142,9 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         rows = [[course_id, org, name, SyncStatus.PENDING.value, 1, *values, "", "", 0, False, "", values[0], values[0]]
                 for name in names]
         window_start = now - (trailing_due_at - due_at)
-        params = [ops.adapt_datetimefield_value(value) for value in (now, trailing_due_at, window_start, trailing_due_at)]
+        params = [
+            ops.adapt_datetimefield_value(value) for value in (now, trailing_due_at, window_start, trailing_due_at)
+        ]
         table = self.model._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(_upsert_sql(connection.vendor, table, len(rows)), [*sum(rows, []), *params])
@@ -151,18 +155,21 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
 
     def needing_update(self, course_id, instance_names, now):
         """
-        ``[(instance, last success)]`` of the rows a new change must be requested for: all but
-        those pending with no delivery under way, whose delivery will read the change anyway.
+        ``[(instance, last success)]`` of the rows a new change must be requested for.
 
-        One plain read (it runs on every enrollment of a busy course; the ORM's query building
+        That is all but those pending with no delivery under way, whose delivery will read the
+        change anyway. One plain read (it runs on every enrollment of a busy course; the ORM's query building
         cost more than the query).
         """
         with connection.cursor() as cursor:
-            cursor.execute(
-                _course_rows_sql(connection.vendor, self.model._meta.db_table, "instance", "status", "lease_until", "last_success_at"),
-                [course_id],
+            sql = _course_rows_sql(
+                connection.vendor, self.model._meta.db_table, "instance", "status", "lease_until", "last_success_at"
             )
-            rows = {name: (status, _aware(lease_until), _aware(last_success)) for name, status, lease_until, last_success in cursor}
+            cursor.execute(sql, [course_id])
+            rows = {
+                name: (status, _aware(lease_until), _aware(last_success))
+                for name, status, lease_until, last_success in cursor
+            }
         needed = []
         for name in instance_names:
             status, lease_until, last_success = rows.get(name, (None, None, None))
@@ -210,7 +217,8 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
             (held.update if taken == len(course_ids) else uncertain.extend)(course_ids)
         if uncertain:
             held.update(
-                self.filter(instance=instance_name, course_id__in=uncertain, lease_token=token).values_list("course_id", flat=True)
+                self.filter(instance=instance_name, course_id__in=uncertain, lease_token=token)
+                .values_list("course_id", flat=True)
             )
         return token, held
 
@@ -229,7 +237,9 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         """Richie already has this payload: the row is synced (unless a newer request came) and released."""
         self.filter(pk=state.pk, lease_token=token).update(
             refresh_at=refresh_at,
-            status=Case(When(generation=state.generation, then=Value(SyncStatus.SYNCED)), default=Value(SyncStatus.PENDING)),
+            status=Case(
+                When(generation=state.generation, then=Value(SyncStatus.SYNCED)), default=Value(SyncStatus.PENDING)
+            ),
             attempts=0,
             lease_token="",
             lease_until=None,
@@ -241,6 +251,7 @@ class CourseRunSyncStateQuerySet(models.QuerySet):
         self.filter(lease_token__in=list(tokens)).update(lease_until=timezone.now() + timedelta(seconds=seconds))
 
     def release(self, token, instance_name, course_ids):
+        """Give back the leases ``token`` holds on these rows, leaving their state as it is."""
         self.filter(instance=instance_name, course_id__in=list(course_ids), lease_token=token).update(
             lease_token="", lease_until=None
         )
@@ -285,7 +296,9 @@ class CourseRunSyncState(models.Model):
     org = models.CharField(max_length=255, db_index=True)
     instance = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.PENDING)
-    generation = models.PositiveIntegerField(default=0, help_text="Bumped by every request (publish, deletion, enrollment).")
+    generation = models.PositiveIntegerField(
+        default=0, help_text="Bumped by every request (publish, deletion, enrollment)."
+    )
     requested_at = models.DateTimeField(null=True, blank=True, help_text="When the row last became pending.")
     due_at = models.DateTimeField(null=True, blank=True, help_text="When the pending delivery should run.")
     lease_token = models.CharField(max_length=32, blank=True)
@@ -299,7 +312,9 @@ class CourseRunSyncState(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     refresh_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the payload changes by itself (a course mode expires): the sweep delivers it again."
+        null=True,
+        blank=True,
+        help_text="When the payload changes by itself (a course mode expires): the sweep delivers it again.",
     )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)

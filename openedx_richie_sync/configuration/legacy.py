@@ -23,8 +23,10 @@ LEGACY_FALSE_STRINGS = frozenset({"", "0", "false", "no", "off", "none", "null"}
 
 def legacy_flag(value):
     """
-    A flag of the earlier plugin, read with its meaning: YAML files and site configurations
-    often hold ``"false"`` or ``"0"`` as strings, which must not turn prices on.
+    A flag of the earlier plugin, read with its meaning.
+
+    YAML files and site configurations often hold ``"false"`` or ``"0"`` as strings, which must
+    not turn prices on.
     """
     if isinstance(value, str):
         return value.strip().lower() not in LEGACY_FALSE_STRINGS

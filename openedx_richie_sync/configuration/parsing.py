@@ -60,6 +60,7 @@ def _has_control_characters(text):
 
 
 def _is_loopback(host):
+    """Whether ``host`` is this machine, where plain http exposes nothing on the network."""
     if host == "localhost":
         return True
     try:
@@ -71,13 +72,18 @@ def _is_loopback(host):
 # -- readers ------------------------------------------------------------------------------------
 
 
+def _is_number_within(value, low, high, integral):
+    """Whether ``value`` is a finite number (not a bool) from ``low`` to ``high``, whole when ``integral``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return low <= value <= high and not (integral and value != int(value))
+
+
 def _number(value, where, field, problems):
     """A finite number within ``NUMBER_RANGES[key]`` (a whole one when the range is)."""
     low, high = NUMBER_RANGES[field.key]
     integral = isinstance(low, int)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not (
-        low <= value <= high
-    ) or (integral and value != int(value)):
+    if not _is_number_within(value, low, high, integral):
         kind = "a whole number" if integral else "a number"
         message = f"{field.label(where)} must be {kind} from {low} to {high}, got {value!r}."
         problems.append(Problem("error", field.code, message))
@@ -85,7 +91,7 @@ def _number(value, where, field, problems):
     return int(value) if integral else float(value)
 
 
-def _url(value, where, field, problems):  # pylint: disable=unused-argument
+def _url(value, where, field, problems):  # pylint: disable=unused-argument  # every reader's signature
     """The instance's endpoint; its Errors leave the instance out."""
     problems.extend(url_problems(value, where))
     return value
@@ -136,6 +142,7 @@ def url_problems(url, where):
 
 
 def _secret(value, where, field, problems):
+    """The shared secret Richie checks the signature with: any non-empty string."""
     if isinstance(value, str) and value:
         return value
     problems.append(
@@ -148,6 +155,7 @@ def _secret(value, where, field, problems):
 
 
 def _template(value, where, field, problems):
+    """A resource link format string, checked now so that no delivery fails on it later."""
     if not isinstance(value, str):
         message = f"{where} RESOURCE_LINK_TEMPLATE must be a string, got {value!r}."
         problems.append(Problem("error", field.code, message))
@@ -203,6 +211,7 @@ def _orgs(value, where, field, problems):
 
 
 def _boolean(value, where, field, problems):
+    """A real bool: a string such as ``"False"`` would be true, so it is refused."""
     if isinstance(value, bool):
         return value
     message = f"{where}: {field.key} must be a boolean (True or False), got {value!r}."
@@ -251,6 +260,7 @@ def _hook(value, where, field, problems):
 
 
 def _language(value, where, field, problems):
+    """A language code Richie accepts, taken as written (``LANGUAGE_MAPPING`` is what normalizes)."""
     if isinstance(value, str) and value in RICHIE_LANGUAGE_CODES:
         return value
     problems.append(
@@ -282,6 +292,7 @@ def _language_mapping(value, where, field, problems):
 
 
 def _fallback(value, where, field, problems):
+    """One of ``ENROLLMENT_START_FALLBACKS``: what a course run without enrollment start sends."""
     if isinstance(value, str) and value in ENROLLMENT_START_FALLBACKS:
         return value
     message = f"{field.label(where)} must be one of {ENROLLMENT_START_FALLBACKS}, got {value!r}."
@@ -404,7 +415,7 @@ def parse(raw):
     """
     try:
         return _parse(raw)
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:  # pylint: disable=broad-except  # never raise: see the docstring
         return SyncConfig(), [
             Problem(
                 "error", "E001", f"RICHIE_SYNC could not be read ({type(error).__name__}); no instance is used.",
@@ -415,6 +426,7 @@ def parse(raw):
 
 
 def _parse(raw):
+    """``parse`` without its safety net: the instances, then the global knobs, with their problems."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -1,5 +1,5 @@
 """
-This process's configuration: parsed once, kept until a setting it reads changes.
+The process's configuration: parsed once, kept until a setting it reads changes.
 
 Publishes and deliveries ask for it on every call; parsing it each time cost more than the rest
 of the receiver. Deployed processes never change settings; tests do, through ``override_settings``
@@ -52,7 +52,7 @@ def clear_config_cache():
 
 
 @receiver(setting_changed, dispatch_uid="openedx_richie_sync.configuration.setting_changed")
-def _setting_changed(setting, **kwargs):  # pylint: disable=unused-argument
+def _setting_changed(setting, **kwargs):
     if setting in WATCHED_SETTINGS:
         clear_config_cache()
 

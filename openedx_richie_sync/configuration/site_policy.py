@@ -53,6 +53,7 @@ def _instances(raw_instances, problems):
 
 
 def _send_prices(own, legacy_prices, problems):
+    """The org's ``SEND_PRICES``, else the earlier plugin's payment flag; None keeps each instance's."""
     send_prices = own.get("SEND_PRICES")
     if send_prices is not None and not isinstance(send_prices, bool):
         message = f"RICHIE_SYNC['SEND_PRICES'] must be True or False, got {send_prices!r}."

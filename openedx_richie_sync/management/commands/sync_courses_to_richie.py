@@ -51,7 +51,7 @@ def stop_requests(received):
         yield
         return
 
-    def record(signum, frame):  # pylint: disable=unused-argument
+    def record(signum, frame):  # pylint: disable=unused-argument  # the signal handler's signature
         received.append(signum)
 
     previous = {signum: signal.signal(signum, record) for signum in STOP_SIGNALS}
@@ -89,29 +89,44 @@ class Progress:
 
 
 class Command(BaseCommand):
+    """Resync course runs to Richie, or report on, check or deliver what is pending (one mode per run)."""
+
     help = "Synchronize course runs to the configured Richie instances (all courses when none is given)."
     # The command reports RICHIE_SYNC's problems itself, serves the healthy instances and exits
     # with status 2 while any configuration error remains.
     requires_system_checks = []
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # State of one run, reset by ``handle``; ``_interrupted`` reports from it.
+        self.resync = None  # the Resync under way, if any
+        self.outcomes = {}  # --pending: TaskOutcome -> count
+        self.started = time.monotonic()
+        self.stop_signals = []  # SIGINT/SIGTERM received, recorded by stop_requests
+
     def add_arguments(self, parser):
         parser.add_argument("course_keys", nargs="*", metavar="COURSE_KEY", help="Courses to sync (default: all).")
         parser.add_argument("--course_id", "--course-id", action="append", default=[], dest="course_ids", metavar="KEY",
                             help="A course to sync (repeatable; same as a positional COURSE_KEY).")
-        parser.add_argument("--org", action="append", default=[], dest="orgs", help="Only courses of this organisation (repeatable).")
+        parser.add_argument("--org", action="append", default=[], dest="orgs",
+                            help="Only courses of this organisation (repeatable).")
         parser.add_argument("--instance", action="append", default=[], dest="instances", metavar="NAME",
                             help="Only this Richie instance (repeatable; default: every enabled instance).")
         parser.add_argument("--force", action="store_true", help="Send even what Richie already has.")
-        parser.add_argument("--failed", action="store_true", help="Only the course/instance pairs whose last delivery failed.")
+        parser.add_argument("--failed", action="store_true",
+                            help="Only the course/instance pairs whose last delivery failed.")
         modes = parser.add_mutually_exclusive_group()
         modes.add_argument("--pending", action="store_true",
                            help="Deliver now what the publish path left pending (broker or worker down). "
                                 "With --async: run the periodic sweep once (for cron where Celery beat does not run).")
         modes.add_argument("--check", action="store_true",
                            help="Prove each instance's URL, secret and resource links with harmless signed requests.")
-        modes.add_argument("--status", action="store_true", help="Counts of course runs per state and instance; sends nothing.")
-        modes.add_argument("--dry-run", action="store_true", help="Print the payloads a resync would send (JSON lines); send nothing.")
-        parser.add_argument("--async", action="store_true", dest="use_celery", help="Queue Celery tasks instead of sending from this process.")
+        modes.add_argument("--status", action="store_true",
+                           help="Counts of course runs per state and instance; sends nothing.")
+        modes.add_argument("--dry-run", action="store_true",
+                           help="Print the payloads a resync would send (JSON lines); send nothing.")
+        parser.add_argument("--async", action="store_true", dest="use_celery",
+                            help="Queue Celery tasks instead of sending from this process.")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                             help=f"Course runs per request, 1 to {MAX_BATCH_SIZE} (default {DEFAULT_BATCH_SIZE}; "
                                  "Richie spends ~90 ms on each changed run).")
@@ -157,7 +172,9 @@ class Command(BaseCommand):
         return status
 
     def _outcome_counts(self):
-        return ", ".join(f"{count} {outcome}" for outcome, count in sorted(self.outcomes.items())) or "nothing was pending"
+        """``--pending``'s tally as a sentence fragment, for the summary and the interrupted report."""
+        counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(self.outcomes.items()))
+        return counts or "nothing was pending"
 
     def _configuration_errors(self):
         """Print the Error-level configuration problems; the run goes on with the healthy instances."""
@@ -174,8 +191,9 @@ class Command(BaseCommand):
 
     def _run(self, config_errors, options):
         """
-        Run the one mode asked for (the parser lets only one of --status, --check, --pending and
-        --dry-run through; none: a resync); return its exit status for ``_exit``.
+        Run the one mode asked for; return its exit status for ``_exit``.
+
+        The parser lets only one of --status, --check, --pending and --dry-run through; none: a resync.
         """
         config = get_config()
         if options["status"]:
@@ -250,6 +268,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _course_keys(values):
+        """Parse the given course run keys; a malformed one is a usage error (exit 2)."""
         keys = []
         for value in values:
             key = course_run_key(value)
@@ -278,6 +297,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _failed_keys(instances, course_keys):
+        """Keys of the course runs whose last delivery to one of ``instances`` failed (among ``course_keys`` if any)."""
         failed = CourseRunSyncState.objects.filter(
             instance__in=[instance.name for instance in instances], status=SyncStatus.FAILED
         )
@@ -290,7 +310,8 @@ class Command(BaseCommand):
         rows = CourseRunSyncState.objects.all()
         if names:
             known = {instance.name for instance in config.instances}
-            unknown = sorted(set(names) - known - set(rows.filter(instance__in=names).values_list("instance", flat=True)))
+            in_state = set(rows.filter(instance__in=names).values_list("instance", flat=True))
+            unknown = sorted(set(names) - known - in_state)
             if unknown:
                 raise _usage(
                     f"Unknown Richie instance(s): {', '.join(unknown)}: neither configured nor in the sync state. "
@@ -308,14 +329,15 @@ class Command(BaseCommand):
         statuses = [choice.value for choice in SyncStatus]
         self.stdout.write(f"{'instance':<24}" + "".join(f"{status:>10}" for status in statuses))
         for instance in sorted(counts):
-            self.stdout.write(f"{instance:<24}" + "".join(f"{counts[instance].get(status, 0):>10}" for status in statuses))
+            cells = "".join(f"{counts[instance].get(status, 0):>10}" for status in statuses)
+            self.stdout.write(f"{instance:<24}" + cells)
         if deliveries_paused():
             self.stdout.write("Deliveries are PAUSED (waffle switch richie_sync.pause_deliveries).")
         return 1 if any(instance.get(SyncStatus.FAILED) for instance in counts.values()) else 0
 
     def _pending(self, instances, use_celery, course_keys, orgs):
         """Deliver (or queue) every due pending delivery of the selection; exit status 1 if one failed."""
-        from ...tasks import sweep  # pylint: disable=import-outside-toplevel
+        from ...tasks import sweep  # pylint: disable=import-outside-toplevel  # Celery tasks: queueing modes only
 
         if use_celery:
             if course_keys or orgs:
@@ -366,7 +388,8 @@ class Command(BaseCommand):
         return status
 
     def _enqueue(self, config, instances, course_keys, options):
-        from ...tasks import sync_course_runs  # pylint: disable=import-outside-toplevel
+        """--async: queue one Celery task per chunk of the selection and instance, instead of sending here."""
+        from ...tasks import sync_course_runs  # pylint: disable=import-outside-toplevel  # queueing modes only
 
         task_options = {"queue": config.celery_queue} if config.celery_queue else {}
         names = {instance.name for instance in instances} if options["instances"] else None
@@ -381,11 +404,18 @@ class Command(BaseCommand):
             for name, ids in by_instance.items():
                 if ids:
                     sync_course_runs.apply_async(
-                        kwargs={"course_ids": ids, "instance_name": name, "force": options["force"], "only_failed": options["failed"]},
+                        kwargs={
+                            "course_ids": ids,
+                            "instance_name": name,
+                            "force": options["force"],
+                            "only_failed": options["failed"],
+                        },
                         **task_options,
                     )
                     queued += 1
-        self.stdout.write(f"Queued {queued} Celery task(s); follow them in the worker logs or with --failed afterwards.")
+        self.stdout.write(
+            f"Queued {queued} Celery task(s); follow them in the worker logs or with --failed afterwards."
+        )
 
     def _summary(self, reports, total, elapsed):
         """Per instance: sent, unchanged, failed, held elsewhere; ``total`` None for a run cut short."""
@@ -404,6 +434,7 @@ class Command(BaseCommand):
             for course_id, detail in report.failures[:MAX_LISTED_FAILURES]:
                 self.stdout.write(f"    FAILED {course_id}: {detail}")
             if len(report.failures) > MAX_LISTED_FAILURES:
-                self.stdout.write(f"    ... and {len(report.failures) - MAX_LISTED_FAILURES} more (see the admin, or rerun with --failed)")
+                more = len(report.failures) - MAX_LISTED_FAILURES
+                self.stdout.write(f"    ... and {more} more (see the admin, or rerun with --failed)")
             any_failed = any_failed or report.failed > 0
         return any_failed
