@@ -27,6 +27,7 @@ from ...platform_api import count_course_runs, course_orgs, course_run_key, iter
 from ...resync import Interrupted, Resync
 from ...routing import Router
 from ...sync import deliver
+from ...tasks import sweep, sync_course_runs
 from ...toggles import deliveries_paused
 
 MAX_LISTED_FAILURES = 50
@@ -337,8 +338,6 @@ class Command(BaseCommand):
 
     def _pending(self, instances, use_celery, course_keys, orgs):
         """Deliver (or queue) every due pending delivery of the selection; exit status 1 if one failed."""
-        from ...tasks import sweep  # pylint: disable=import-outside-toplevel  # Celery tasks: queueing modes only
-
         if use_celery:
             if course_keys or orgs:
                 raise _usage("--pending --async runs the whole sweep: it takes no course key nor --org.")
@@ -389,8 +388,6 @@ class Command(BaseCommand):
 
     def _enqueue(self, config, instances, course_keys, options):
         """--async: queue one Celery task per chunk of the selection and instance, instead of sending here."""
-        from ...tasks import sync_course_runs  # pylint: disable=import-outside-toplevel  # queueing modes only
-
         task_options = {"queue": config.celery_queue} if config.celery_queue else {}
         names = {instance.name for instance in instances} if options["instances"] else None
         router = Router(config)
