@@ -26,6 +26,14 @@ from .schema import (
 )
 
 INVALID = object()  # a reader's answer for a value it reported as unusable
+
+
+def _invalid(problems, code, message, hint=""):
+    """Report an unusable value as an error ``code``; return ``INVALID``, the reader's answer for it."""
+    problems.append(Problem("error", code, message, hint))
+    return INVALID
+
+
 GLOBAL_WHERE = "RICHIE_SYNC"
 
 
@@ -86,8 +94,7 @@ def _number(value, where, field, problems):
     if not _is_number_within(value, low, high, integral):
         kind = "a whole number" if integral else "a number"
         message = f"{field.label(where)} must be {kind} from {low} to {high}, got {value!r}."
-        problems.append(Problem("error", field.code, message))
-        return INVALID
+        return _invalid(problems, field.code, message)
     return int(value) if integral else float(value)
 
 
@@ -145,41 +152,31 @@ def _secret(value, where, field, problems):
     """The shared secret Richie checks the signature with: any non-empty string."""
     if isinstance(value, str) and value:
         return value
-    problems.append(
-        Problem(
-            "error", field.code, f"{where} has no SECRET.",
-            "Use one of the secrets listed in Richie's RICHIE_COURSE_RUN_SYNC_SECRETS setting.",
-        )
+    return _invalid(
+        problems, field.code, f"{where} has no SECRET.",
+        "Use one of the secrets listed in Richie's RICHIE_COURSE_RUN_SYNC_SECRETS setting.",
     )
-    return INVALID
 
 
 def _template(value, where, field, problems):
     """A resource link format string, checked now so that no delivery fails on it later."""
     if not isinstance(value, str):
         message = f"{where} RESOURCE_LINK_TEMPLATE must be a string, got {value!r}."
-        problems.append(Problem("error", field.code, message))
-        return INVALID
+        return _invalid(problems, field.code, message)
     try:
         fields = list(string.Formatter().parse(value))
     except ValueError as error:
-        problems.append(
-            Problem(
-                "error", field.code, f"{where} RESOURCE_LINK_TEMPLATE {value!r} is malformed: {error}.",
-                "Use Python format fields, e.g. '{lms_root_url}/courses/{course_id}/info'.",
-            )
+        return _invalid(
+            problems, field.code, f"{where} RESOURCE_LINK_TEMPLATE {value!r} is malformed: {error}.",
+            "Use Python format fields, e.g. '{lms_root_url}/courses/{course_id}/info'.",
         )
-        return INVALID
     what = _template_fault(fields)
     if what:
-        problems.append(
-            Problem(
-                "error", field.code, f"{where} RESOURCE_LINK_TEMPLATE {value!r} {what}",
-                f"Allowed fields: {', '.join(sorted(RESOURCE_LINK_FIELDS))}; {{course_id}} is required. "
-                "Richie's COURSE_REGEX must match the resulting link.",
-            )
+        return _invalid(
+            problems, field.code, f"{where} RESOURCE_LINK_TEMPLATE {value!r} {what}",
+            f"Allowed fields: {', '.join(sorted(RESOURCE_LINK_FIELDS))}; {{course_id}} is required. "
+            "Richie's COURSE_REGEX must match the resulting link.",
         )
-        return INVALID
     return value
 
 
@@ -200,13 +197,10 @@ def _orgs(value, where, field, problems):
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(org, str) for org in value):
-        problems.append(
-            Problem(
-                "error", field.code, f"{where} ORGS must be a list of organisation codes, got {value!r}.",
-                'e.g. ["DemoX"].',
-            )
+        return _invalid(
+            problems, field.code, f"{where} ORGS must be a list of organisation codes, got {value!r}.",
+            'e.g. ["DemoX"].',
         )
-        return INVALID
     return frozenset(org.lower() for org in value)
 
 
@@ -215,23 +209,18 @@ def _boolean(value, where, field, problems):
     if isinstance(value, bool):
         return value
     message = f"{where}: {field.key} must be a boolean (True or False), got {value!r}."
-    problems.append(Problem("error", field.code, message))
-    return INVALID
+    return _invalid(problems, field.code, message)
 
 
 def _verify_tls(value, where, field, problems):
     """True, False (warned) or a CA bundle path; ``""`` is refused: requests reads it as "do not verify"."""
     if isinstance(value, str) and (not value.strip() or _has_control_characters(value)):
-        problems.append(
-            Problem(
-                "error", field.code, f"{where} VERIFY_TLS is an empty string.",
-                "Use True (verify with the system's certificate authorities) or the path of a CA bundle file.",
-            )
+        return _invalid(
+            problems, field.code, f"{where} VERIFY_TLS is an empty string.",
+            "Use True (verify with the system's certificate authorities) or the path of a CA bundle file.",
         )
-        return INVALID
     if not isinstance(value, (bool, str)):
-        problems.append(Problem("error", field.code, f"{where} VERIFY_TLS must be True, False or a CA bundle path."))
-        return INVALID
+        return _invalid(problems, field.code, f"{where} VERIFY_TLS must be True, False or a CA bundle path.")
     if value is False:
         problems.append(
             Problem(
@@ -246,8 +235,7 @@ def _optional_string(value, where, field, problems):
     """A non-empty string without control characters, or None."""
     if value is not None and (not isinstance(value, str) or not value.strip() or _has_control_characters(value)):
         message = f"{field.label(where)} must be a non-empty string or None, got {value!r}."
-        problems.append(Problem("error", field.code, message))
-        return INVALID
+        return _invalid(problems, field.code, message)
     return value
 
 
@@ -263,20 +251,16 @@ def _language(value, where, field, problems):
     """A language code Richie accepts, taken as written (``LANGUAGE_MAPPING`` is what normalizes)."""
     if isinstance(value, str) and value in RICHIE_LANGUAGE_CODES:
         return value
-    problems.append(
-        Problem(
-            "error", field.code, f"{field.label(where)} {value!r} is not a language code Richie accepts.",
-            "Use a lower-case Django language code such as 'en', 'fr' or 'pt-br'.",
-        )
+    return _invalid(
+        problems, field.code, f"{field.label(where)} {value!r} is not a language code Richie accepts.",
+        "Use a lower-case Django language code such as 'en', 'fr' or 'pt-br'.",
     )
-    return INVALID
 
 
 def _language_mapping(value, where, field, problems):
     """``(normalized Studio code, Richie code)`` pairs; pairs whose target Richie rejects are reported and left out."""
     if not isinstance(value, dict):
-        problems.append(Problem("error", field.code, f"{field.label(where)} must be a dict."))
-        return INVALID
+        return _invalid(problems, field.code, f"{field.label(where)} must be a dict.")
     bad = {
         source: target for source, target in value.items()
         if not isinstance(target, str) or target not in RICHIE_LANGUAGE_CODES
@@ -296,8 +280,7 @@ def _fallback(value, where, field, problems):
     if isinstance(value, str) and value in ENROLLMENT_START_FALLBACKS:
         return value
     message = f"{field.label(where)} must be one of {ENROLLMENT_START_FALLBACKS}, got {value!r}."
-    problems.append(Problem("error", field.code, message))
-    return INVALID
+    return _invalid(problems, field.code, message)
 
 
 # -- the tables ----------------------------------------------------------------------------------
