@@ -17,7 +17,7 @@ characters; the probe's has 101). Richie's answer then tells the regex apart (do
 from .configuration import get_config
 from .data import CourseRun, DeliveryOutcome, LinkCheck
 from .delivery import RichieClient, format_answer, truncate
-from .payload import MAX_RESOURCE_LINK_LENGTH, PayloadError, resource_link
+from .payload import MAX_RESOURCE_LINK_LENGTH, PayloadError, format_resource_link, resource_link
 from .platform_api import lms_root_url
 
 # Richie's Course.code holds at most 100 characters (CODE_MAX_LENGTH): a longer code has no page.
@@ -49,25 +49,13 @@ def probe_link(instance, root_url):
     template), the code is shortened to fit: still made up, but no longer impossible in Richie.
     """
     run = CourseRun(course_id=probe_course_id(), org=PROBE_ORG, lms_root_url=root_url)
-    link = resource_link_unbounded(run, instance)
+    link = format_resource_link(run, instance)  # may be too long: shortened below
     excess = len(link) - MAX_RESOURCE_LINK_LENGTH
     if excess <= 0:
         return link, True
     code = PROBE_CODE[:max(len(PROBE_CODE) - excess, len("RICHIE-SYNC-CHECK-0"))]
     run = CourseRun(course_id=probe_course_id(code), org=PROBE_ORG, lms_root_url=root_url)
     return resource_link(run, instance), False
-
-
-def resource_link_unbounded(run, instance):
-    """The resource link, even when longer than Richie accepts (the probe shortens it itself)."""
-    try:
-        return resource_link(run, instance)
-    except PayloadError:
-        root = run.lms_root_url.rstrip("/")
-        base = root.split("://", 1)[-1]
-        return instance.resource_link_template.format(
-            lms_root_url=root, lms_base=base, lms_domain=base, course_id=run.course_id, org=run.org
-        )
 
 
 def _answer_text(delivery):

@@ -53,13 +53,18 @@ def richie_visibility(catalog_visibility):
     return CATALOG_VISIBILITY.get(value, DEFAULT_CATALOG_VISIBILITY)
 
 
-def resource_link(run, instance):
-    """The run's identity in Richie, from the instance's RESOURCE_LINK_TEMPLATE."""
+def format_resource_link(run, instance):
+    """The instance's RESOURCE_LINK_TEMPLATE filled for ``run``, whatever its length."""
     root = run.lms_root_url.rstrip("/")
     lms_base = root.split("://", 1)[-1]
-    link = instance.resource_link_template.format(
+    return instance.resource_link_template.format(
         lms_root_url=root, lms_base=lms_base, lms_domain=lms_base, course_id=run.course_id, org=run.org
     )
+
+
+def resource_link(run, instance):
+    """The run's identity in Richie, from the instance's RESOURCE_LINK_TEMPLATE."""
+    link = format_resource_link(run, instance)
     if len(link) > MAX_RESOURCE_LINK_LENGTH:
         raise PayloadError(
             f"Course {run.course_id}: resource link {link!r} is {len(link)} characters long; Richie accepts "
