@@ -67,7 +67,9 @@ def send_later(task, kwargs, eta, options, on_failure):
     sent: it should say so; the row stays pending either way.
     """
     if task.app.conf.task_always_eager:  # development settings: run it here, as Celery would
-        send_now(task, kwargs, eta, options)
+        error = send_now(task, kwargs, eta, options)
+        if error:
+            on_failure(error)
         return
     if _sender.pid != os.getpid():  # forked by a server that skips Python's fork hooks
         _after_fork()
